@@ -1,0 +1,106 @@
+# Copyright Contributors to the pyro-concrete project.
+# SPDX-License-Identifier: Apache-2.0
+
+import torch
+from pyro.distributions.torch_distribution import TorchDistribution
+from torch.distributions.utils import lazy_property
+
+from pyro_concrete.distributions.util import (
+    broadcast_temperature,
+    check_param_tensor,
+    compute_dtype,
+    validate_parameters,
+)
+
+
+class ConcreteBase(TorchDistribution):
+    """
+    Parameter handling shared by the Concrete family: the signature
+    ``(temperature, probs=None, logits=None, *, validate_args=None)``, a temperature
+    (Python number or tensor) that broadcasts with the batch shape, ``expand``,
+    and the dtypes: half-precision parameters are computed in float32 and results
+    returned in the parameters' dtype.
+
+    Subclasses set ``_param_event_dim`` (1 for categorical parameters, 0 for
+    Bernoulli ones) and define ``_compute_logits``, ``logits`` and ``probs``.
+    """
+
+    _param_event_dim = 1
+    _allow_degenerate_probs = False
+
+    def __init__(self, temperature, probs=None, logits=None, *, validate_args=None):
+        event_dim = self._param_event_dim
+        param, is_logits = check_param_tensor(probs, logits, event_dim)
+        temperature, param, batch_shape = broadcast_temperature(temperature, param, event_dim)
+        super().__init__(batch_shape, param.shape[param.dim() - event_dim :], validate_args=False)
+        if validate_args is not None:
+            self._validate_args = validate_args
+        if self._validate_args:
+            validate_parameters(
+                temperature,
+                param,
+                is_logits,
+                binary=event_dim == 0,
+                allow_degenerate=self._allow_degenerate_probs,
+            )
+        self._temperature = temperature
+        if isinstance(temperature, torch.Tensor):
+            self.temperature = temperature
+        if is_logits:
+            self._given_logits = param
+        else:
+            self._given_probs = param
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(type(self), _instance)
+        batch_shape = torch.Size(batch_shape)
+        param_shape = batch_shape + self.event_shape
+        for name in ("_given_logits", "_given_probs", "_compute_logits", "logits", "probs"):
+            if name in self.__dict__:
+                new.__dict__[name] = self.__dict__[name].expand(param_shape)
+        new._temperature = self._temperature
+        if isinstance(self._temperature, torch.Tensor):
+            new._temperature = new.temperature = self._temperature.expand(batch_shape)
+        TorchDistribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def __repr__(self):
+        given = "logits" if "_given_logits" in self.__dict__ else "probs"
+        parts = []
+        for name, value in (("temperature", self._temperature), (given, self._param)):
+            if isinstance(value, torch.Tensor):
+                value = f"shape {tuple(value.shape)}" if value.numel() != 1 else value.item()
+            parts.append(f"{name}: {value}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    @property
+    def _param(self):
+        return self.__dict__.get("_given_logits", self.__dict__.get("_given_probs"))
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._param.dtype
+
+    @property
+    def param_shape(self) -> torch.Size:
+        return self.batch_shape + self.event_shape
+
+    @lazy_property
+    def temperature(self):
+        """The temperature as a tensor of the batch shape."""
+        return self._param.new_tensor(self._temperature).expand(self.batch_shape)
+
+    def _event_temperature(self, dtype):
+        """The temperature, broadcastable against event-shaped tensors of ``dtype``."""
+        if isinstance(self._temperature, float):
+            return self._temperature
+        temperature = self._temperature.to(dtype)
+        return temperature.unsqueeze(-1) if self._param_event_dim else temperature
+
+    def _result_dtypes(self, value):
+        """The dtype ``log_prob(value)`` returns, and the dtype it computes in."""
+        result_dtype = torch.promote_types(self.dtype, value.dtype)
+        if not result_dtype.is_floating_point:
+            result_dtype = self.dtype
+        return result_dtype, compute_dtype(result_dtype)

@@ -1,0 +1,353 @@
+# Copyright Contributors to the pyro-concrete project.
+# SPDX-License-Identifier: Apache-2.0
+
+import math
+
+import torch
+from pyro.distributions.util import broadcast_shape
+from torch.distributions import constraints
+from torch.distributions.utils import lazy_property
+
+from pyro_concrete.constraints import concrete_simplex, log_simplex
+from pyro_concrete.distributions.base import ConcreteBase
+from pyro_concrete.distributions.util import (
+    EXACT,
+    LOG,
+    STRAIGHT_THROUGH,
+    attach,
+    carried,
+    compute_dtype,
+    exact_value,
+    gumbel_noise,
+    log_simplex_coordinates,
+    reject_straight_through,
+    to_caller_dtype,
+)
+from pyro_concrete.transforms.straight_through import StraightThroughTransform
+
+__all__ = [
+    "ExpRelaxedCategoricalConcrete",
+    "RelaxedCategoricalConcrete",
+    "RelaxedCategoricalConcreteStraightThrough",
+]
+
+
+class _CategoricalConcrete(ConcreteBase):
+    """
+    The categorical members of the family: ``probs`` are normalised along the
+    last dimension, ``logits`` are known up to an additive constant.
+    """
+
+    arg_constraints = {
+        "temperature": constraints.positive,
+        "probs": constraints.simplex,
+        "logits": constraints.real_vector,
+    }
+    _param_event_dim = 1
+
+    @classmethod
+    def infer_shapes(cls, temperature=(), probs=None, logits=None):
+        param = probs if probs is not None else logits
+        batch_shape = torch.Size(broadcast_shape(tuple(temperature), tuple(param[:-1])))
+        return batch_shape, torch.Size(param[-1:])
+
+    @lazy_property
+    def _compute_logits(self):
+        # Unnormalised: sampling and the Concrete densities are shift-invariant.
+        if "_given_logits" in self.__dict__:
+            return self._given_logits.to(compute_dtype(self.dtype))
+        return self._given_probs.to(compute_dtype(self.dtype)).log()
+
+    @lazy_property
+    def logits(self):
+        """Normalised log-probabilities, ``logsumexp(logits, -1) == 0``."""
+        logits = self._compute_logits
+        return to_caller_dtype(logits - logits.logsumexp(-1, keepdim=True), self.dtype)
+
+    @lazy_property
+    def probs(self):
+        """Category probabilities, normalised along the last dimension."""
+        if "_given_probs" in self.__dict__:
+            probs = self._given_probs
+            return probs / probs.sum(-1, keepdim=True)
+        return self._compute_logits.softmax(-1).to(self.dtype)
+
+    def _scores(self, sample_shape):
+        """``(logits + Gumbel noise) / temperature`` in the compute dtype."""
+        shape = self._extended_shape(sample_shape)
+        logits = self._compute_logits
+        noise = gumbel_noise(shape, logits.dtype, logits.device)
+        return (logits + noise) / self._event_temperature(logits.dtype)
+
+    def _log_density(self, log_value):
+        """
+        The ExpConcrete log density of log coordinates ``log_value`` (additive
+        log-ratio chart), computed in the dtype of ``log_value``.
+        """
+        dtype = log_value.dtype
+        num_categories = self.event_shape[0]
+        temperature = self._event_temperature(dtype)
+        logits = self._compute_logits.to(dtype)
+        scores = logits - temperature * log_value
+        log_density = scores.sum(-1) - num_categories * scores.logsumexp(-1)
+        if isinstance(temperature, float):
+            log_temperature = math.log(temperature)
+        else:
+            log_temperature = temperature.squeeze(-1).log()
+        return log_density + (math.lgamma(num_categories) + (num_categories - 1) * log_temperature)
+
+
+class ExpRelaxedCategoricalConcrete(_CategoricalConcrete):
+    r"""
+    The ExpConcrete distribution [1]: the logarithm of a
+    :class:`RelaxedCategoricalConcrete` sample, computed in log space,
+
+    .. math::
+
+        y = \mathrm{log\_softmax}((\theta + G) / \tau), \qquad G_k \sim \mathrm{Gumbel}(0, 1),
+
+    so that :math:`\mathrm{logsumexp}(y) = 0`. Sampling is stable at every
+    temperature, where the coordinates of :math:`\exp(y)` underflow. Use it when the
+    model consumes log-probabilities, or to sidestep underflow entirely.
+
+    The density is taken in the additive-log-ratio chart
+    :math:`z_k = y_k - y_K` (the convention of Maddison et al., torch and TFP):
+
+    .. math::
+
+        \log \kappa(y) = \log (K-1)! + (K-1) \log \tau
+            + \sum_k (\theta_k - \tau y_k) - K \,\mathrm{logsumexp}_k (\theta_k - \tau y_k),
+
+    so that ``ExpRelaxedCategoricalConcrete(t, logits=l).log_prob(y) ==
+    RelaxedCategoricalConcrete(t, logits=l).log_prob(y.exp()) + y.sum(-1)``. The
+    support is :data:`~pyro_concrete.constraints.log_simplex`, whose registered
+    bijection (:class:`~pyro_concrete.transforms.LogAdditiveLogisticTransform`)
+    uses the same chart, so AutoGuides get the right Jacobian.
+
+    Example::
+
+        >>> d = ExpRelaxedCategoricalConcrete(0.5, logits=torch.zeros(3))
+        >>> y = d.rsample()
+        >>> bool(y.logsumexp(-1).abs() < 1e-6)
+        True
+
+    :param temperature: relaxation temperature :math:`\tau > 0`, a Python number or
+        a tensor that broadcasts with the batch shape (not with the category
+        dimension: a per-row temperature for logits of shape ``(B, K)`` has shape
+        ``(B,)``). Gradients flow to it.
+    :type temperature: float or torch.Tensor
+    :param torch.Tensor probs: category probabilities of shape ``(..., K)``,
+        normalised along the last dimension.
+    :param torch.Tensor logits: unnormalised log-probabilities of shape ``(..., K)``.
+    :param bool validate_args: check parameters and values (defaults to the global
+        setting, see :func:`pyro.enable_validation`).
+
+    **References**
+
+    [1] Chris J. Maddison, Andriy Mnih, Yee Whye Teh (2017). The Concrete
+        Distribution: A Continuous Relaxation of Discrete Random Variables. ICLR.
+    """
+
+    arg_constraints = _CategoricalConcrete.arg_constraints
+    support = log_simplex
+    has_rsample = True
+
+    def rsample(self, sample_shape=torch.Size()):
+        log_value = self._scores(sample_shape).log_softmax(-1)
+        if log_value.dtype == self.dtype:
+            return log_value
+        return attach(to_caller_dtype(log_value, self.dtype), EXACT, log_value)
+
+    def log_prob(self, value):
+        record = carried(value)
+        reject_straight_through(record, "ExpRelaxedCategoricalConcrete.log_prob")
+        if self._validate_args:
+            self._validate_sample(value)
+        result_dtype, dtype = self._result_dtypes(value)
+        return to_caller_dtype(self._log_density(exact_value(value, record, dtype)), result_dtype)
+
+
+class RelaxedCategoricalConcrete(_CategoricalConcrete):
+    r"""
+    The Concrete, or Gumbel-Softmax, distribution [1, 2] on the probability simplex:
+    a continuous relaxation of ``OneHotCategorical(probs)`` with reparameterised
+    samples
+
+    .. math::
+
+        x = \mathrm{softmax}((\theta + G) / \tau), \qquad G_k \sim \mathrm{Gumbel}(0, 1).
+
+    As :math:`\tau \to 0` samples approach one-hot vectors, and at every temperature
+    :math:`\arg\max_k x_k \sim \mathrm{Categorical}(\mathrm{probs})`. Its density
+    with respect to Lebesgue measure on :math:`x_{1:K-1}` is
+
+    .. math::
+
+        \log p(x) = \log (K-1)! + (K-1) \log \tau
+            + \sum_k (\theta_k - (\tau + 1) \log x_k)
+            - K \,\mathrm{logsumexp}_k (\theta_k - \tau \log x_k).
+
+    Compared with :class:`torch.distributions.RelaxedOneHotCategorical`, samples are
+    drawn in log space and carry their log coordinates, so ``log_prob`` -- also
+    the ``log_prob`` of another Concrete distribution, as when a model's prior
+    scores a guide's sample -- is exact and finite where coordinates underflow to
+    zero. A value without them (built by hand, or passed through ``detach``,
+    ``clone``, ``to`` or indexing) is scored from its coordinates, exactly zero
+    ones taken to be the smallest normal number of the compute dtype; that is
+    exact unless a coordinate underflowed. Temperatures may be Python numbers,
+    per-batch tensors, and learnable.
+
+    The density is unbounded towards the vertices when :math:`\tau < K - 1`, so
+    MAP estimation (``AutoDelta``) of a Concrete site is ill-posed.
+
+    Example::
+
+        >>> d = RelaxedCategoricalConcrete(torch.tensor(0.5), logits=torch.zeros(3))
+        >>> x = d.rsample()
+        >>> bool(torch.isfinite(d.log_prob(x)))
+        True
+
+    :param temperature: relaxation temperature :math:`\tau > 0`, a Python number or
+        a tensor that broadcasts with the batch shape (not with the category
+        dimension: a per-row temperature for logits of shape ``(B, K)`` has shape
+        ``(B,)``). Gradients flow to it.
+    :type temperature: float or torch.Tensor
+    :param torch.Tensor probs: category probabilities of shape ``(..., K)``,
+        normalised along the last dimension.
+    :param torch.Tensor logits: unnormalised log-probabilities of shape ``(..., K)``.
+    :param bool validate_args: check parameters and values (defaults to the global
+        setting, see :func:`pyro.enable_validation`).
+
+    **References**
+
+    [1] Chris J. Maddison, Andriy Mnih, Yee Whye Teh (2017). The Concrete
+        Distribution: A Continuous Relaxation of Discrete Random Variables. ICLR.
+    [2] Eric Jang, Shixiang Gu, Ben Poole (2017). Categorical Reparameterization
+        with Gumbel-Softmax. ICLR.
+    """
+
+    arg_constraints = _CategoricalConcrete.arg_constraints
+    support = concrete_simplex
+    has_rsample = True
+
+    def rsample(self, sample_shape=torch.Size()):
+        log_value = self._scores(sample_shape).log_softmax(-1)
+        return attach(log_value.exp().to(self.dtype), LOG, log_value)
+
+    def log_prob(self, value):
+        record = carried(value)
+        reject_straight_through(record, "RelaxedCategoricalConcrete.log_prob")
+        if self._validate_args:
+            self._validate_sample(value)
+        result_dtype, dtype = self._result_dtypes(value)
+        log_value = log_simplex_coordinates(value, record, dtype)
+        return to_caller_dtype(self._log_density(log_value) - log_value.sum(-1), result_dtype)
+
+
+class RelaxedCategoricalConcreteStraightThrough(_CategoricalConcrete):
+    r"""
+    Straight-through Gumbel-Softmax [1]: a ``OneHotCategorical(probs)`` variable
+    whose samples carry the gradient of a Concrete relaxation.
+
+    Forward, :meth:`rsample` returns exact one-hot vectors (bitwise zeros and
+    ones) :math:`D = \mathrm{onehot}(\arg\max_k (\theta_k + G_k))`, distributed
+    exactly as ``OneHotCategorical(probs)``; backward, the gradient is that of the
+    relaxed sample :math:`\mathrm{softmax}((\theta + G) / \tau)`, through
+    :class:`~pyro_concrete.transforms.StraightThroughTransform`.
+
+    The distribution is discrete: its :meth:`log_prob` is the categorical one,
+
+    .. math::
+
+        \log p(D) = \sum_k D_k \log \pi_k ,
+
+    written so that the straight-through gradient flows through ``D``. With a
+    straight-through guide and a ``OneHotCategorical`` (or straight-through) prior,
+    ``Trace_ELBO`` therefore estimates the discrete ELBO without bias, and
+    ``TraceMeanField_ELBO`` uses the exact categorical KL. Prefer this class as the
+    prior as well: ``OneHotCategorical.log_prob`` passes no gradient to its value.
+    A relaxed prior cannot score these samples (its density is zero or infinite
+    at the vertices); it raises a ``ValueError`` that says so. Zero probabilities
+    are allowed, as in ``OneHotCategorical``.
+
+    Example::
+
+        >>> d = RelaxedCategoricalConcreteStraightThrough(1.0, logits=torch.zeros(3))
+        >>> sorted(d.rsample().tolist())
+        [0.0, 0.0, 1.0]
+
+    :param temperature: temperature :math:`\tau > 0` of the relaxation that gives
+        the gradient, a Python number or a tensor that broadcasts with the batch
+        shape. Gradients flow to it.
+    :type temperature: float or torch.Tensor
+    :param torch.Tensor probs: category probabilities of shape ``(..., K)``,
+        normalised along the last dimension.
+    :param torch.Tensor logits: unnormalised log-probabilities of shape ``(..., K)``.
+    :param bool validate_args: check parameters and values (defaults to the global
+        setting, see :func:`pyro.enable_validation`).
+
+    **References**
+
+    [1] Eric Jang, Shixiang Gu, Ben Poole (2017). Categorical Reparameterization
+        with Gumbel-Softmax. ICLR.
+    [2] Yoshua Bengio, Nicholas Léonard, Aaron Courville (2013). Estimating or
+        Propagating Gradients Through Stochastic Neurons for Conditional
+        Computation. arXiv:1308.3432.
+    """
+
+    arg_constraints = _CategoricalConcrete.arg_constraints
+    support = constraints.one_hot
+    has_rsample = True
+    has_enumerate_support = True
+    _allow_degenerate_probs = True
+    transform = StraightThroughTransform()
+
+    def rsample(self, sample_shape=torch.Size()):
+        scores = self._scores(sample_shape)
+        if torch.is_grad_enabled() and scores.requires_grad:
+            value = self.transform(scores.softmax(-1).to(self.dtype))
+        else:
+            value = torch.zeros(scores.shape, dtype=self.dtype, device=scores.device)
+            value.scatter_(-1, scores.argmax(-1, keepdim=True), 1)
+        return attach(value, STRAIGHT_THROUGH)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        log_prob = (value * self._finite_logits).sum(-1)
+        if self._has_zero_probs:
+            impossible = (value * (self.probs == 0)).sum(-1) > 0
+            log_prob = log_prob.masked_fill(impossible, -math.inf)
+        return log_prob
+
+    @lazy_property
+    def _finite_logits(self):
+        # 0 * log(0) must be 0, with no NaN in the gradient through the value.
+        return self.logits.masked_fill(self.probs == 0, 0.0)
+
+    @lazy_property
+    def _has_zero_probs(self):
+        return "_given_probs" in self.__dict__ and bool((self._given_probs == 0).any())
+
+    @property
+    def mean(self):
+        return self.probs
+
+    @property
+    def mode(self):
+        return torch.zeros_like(self.probs).scatter_(-1, self.probs.argmax(-1, keepdim=True), 1)
+
+    @property
+    def variance(self):
+        return self.probs * (1 - self.probs)
+
+    def entropy(self):
+        return -(self.probs * self._finite_logits).sum(-1)
+
+    def enumerate_support(self, expand=True):
+        num_categories = self.event_shape[0]
+        values = torch.eye(num_categories, dtype=self.dtype, device=self._param.device)
+        values = values.view((num_categories,) + (1,) * len(self.batch_shape) + (num_categories,))
+        if expand:
+            values = values.expand((num_categories,) + self.batch_shape + (num_categories,))
+        return values
