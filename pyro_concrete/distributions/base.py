@@ -3,6 +3,7 @@
 
 import torch
 from pyro.distributions.torch_distribution import TorchDistribution
+from torch.distributions import Distribution
 from torch.distributions.utils import lazy_property
 
 from pyro_concrete.distributions.util import (
@@ -32,9 +33,9 @@ class ConcreteBase(TorchDistribution):
         event_dim = self._param_event_dim
         param, is_logits = check_param_tensor(probs, logits, event_dim)
         temperature, param, batch_shape = broadcast_temperature(temperature, param, event_dim)
+        # Validate here, with tolerances and messages of our own, not in the base class.
         super().__init__(batch_shape, param.shape[param.dim() - event_dim :], validate_args=False)
-        if validate_args is not None:
-            self._validate_args = validate_args
+        self._validate_args = Distribution._validate_args if validate_args is None else validate_args
         if self._validate_args:
             validate_parameters(
                 temperature,
@@ -55,9 +56,10 @@ class ConcreteBase(TorchDistribution):
         new = self._get_checked_instance(type(self), _instance)
         batch_shape = torch.Size(batch_shape)
         param_shape = batch_shape + self.event_shape
-        for name in ("_given_logits", "_given_probs", "_compute_logits", "logits", "probs"):
-            if name in self.__dict__:
-                new.__dict__[name] = self.__dict__[name].expand(param_shape)
+        for name in ("_given_logits", "_given_probs", "_compute_logits", "logits", "probs", "_degenerate"):
+            value = self.__dict__.get(name)
+            if value is not None:
+                new.__dict__[name] = value.expand(param_shape)
         new._temperature = self._temperature
         if isinstance(self._temperature, torch.Tensor):
             new._temperature = new.temperature = self._temperature.expand(batch_shape)
@@ -73,6 +75,39 @@ class ConcreteBase(TorchDistribution):
                 value = f"shape {tuple(value.shape)}" if value.numel() != 1 else value.item()
             parts.append(f"{name}: {value}")
         return f"{type(self).__name__}({', '.join(parts)})"
+
+    @lazy_property
+    def _degenerate(self):
+        """
+        None, or where probs are 0 (or 1 for Bernoulli), which the straight-through
+        distributions allow: there the logits are infinite and are kept out of the
+        arithmetic (and the gradient) of sampling.
+        """
+        if not self._allow_degenerate_probs or "_given_probs" not in self.__dict__:
+            return None
+        probs = self._given_probs
+        degenerate = (probs == 0) | (probs == 1) if self._param_event_dim == 0 else probs == 0
+        return degenerate if bool(degenerate.any()) else None
+
+    def _noisy_scores(self, noise):
+        """``(logits + noise) / temperature``, keeping infinite logits infinite."""
+        logits = self._compute_logits
+        temperature = self._event_temperature(logits.dtype)
+        if self._degenerate is None:
+            return (logits + noise) / temperature
+        scores = (logits.masked_fill(self._degenerate, 0.0) + noise) / temperature
+        return torch.where(self._degenerate, logits, scores)
+
+    def _validate_sample(self, value):
+        # A value wider than the distribution (a float16 sample cast to float64)
+        # is checked at the distribution's precision.
+        if (
+            isinstance(value, torch.Tensor)
+            and value.is_floating_point()
+            and torch.finfo(value.dtype).eps < torch.finfo(self.dtype).eps
+        ):
+            value = value.to(self.dtype)
+        super()._validate_sample(value)
 
     @property
     def _param(self):

@@ -15,7 +15,8 @@ Distribution)`` rule drops it; for our relaxed distributions the more specific
 rules below keep it, so ``TraceMeanField_ELBO`` agrees with ``Trace_ELBO``.
 """
 
-import torch
+import math
+
 import torch.nn.functional as F
 from pyro.distributions import Delta
 from torch.distributions import Bernoulli, OneHotCategorical, register_kl
@@ -31,21 +32,27 @@ from pyro_concrete.distributions.relaxed_categorical import (
 )
 
 
+def _kl_term(weight, log_a, log_b):
+    """
+    ``weight * (log_a - log_b)``: 0 where ``weight`` is 0, +inf where ``b`` is 0 but
+    ``weight`` is not, with the masked entries kept out of the gradient (a NaN
+    from ``0 * inf`` would spread to every entry of the batch).
+    """
+    zero = weight == 0
+    infinite = ~zero & (log_b == -math.inf)
+    log_a = log_a.masked_fill(zero, 0.0)
+    log_b = log_b.masked_fill(zero | infinite, 0.0)
+    return (weight * (log_a - log_b)).masked_fill(infinite, math.inf)
+
+
 def _categorical_kl(p_probs, p_logits, q_logits):
-    # Terms with p_k == 0 are 0 (no NaN from 0 * log 0, also in the gradient);
-    # terms with q_k == 0 < p_k are +inf.
-    impossible = p_probs == 0
-    p_logits = p_logits.masked_fill(impossible, 0.0)
-    q_logits = q_logits.masked_fill(impossible, 0.0)
-    return (p_probs * (p_logits - q_logits)).sum(-1)
+    return _kl_term(p_probs, p_logits, q_logits).sum(-1)
 
 
 def _bernoulli_kl(p_probs, p_logits, q_logits):
-    log_ratio_one = F.softplus(-q_logits) - F.softplus(-p_logits)
-    log_ratio_zero = F.softplus(q_logits) - F.softplus(p_logits)
-    term_one = (p_probs * log_ratio_one).masked_fill(p_probs == 0, 0.0)
-    term_zero = ((1 - p_probs) * log_ratio_zero).masked_fill(p_probs == 1, 0.0)
-    return term_one + term_zero
+    log_p, log_not_p = -F.softplus(-p_logits), -F.softplus(p_logits)
+    log_q, log_not_q = -F.softplus(-q_logits), -F.softplus(q_logits)
+    return _kl_term(p_probs, log_p, log_q) + _kl_term(1 - p_probs, log_not_p, log_not_q)
 
 
 @register_kl(RelaxedCategoricalConcreteStraightThrough, RelaxedCategoricalConcreteStraightThrough)

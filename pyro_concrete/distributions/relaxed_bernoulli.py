@@ -16,6 +16,7 @@ from pyro_concrete.distributions.util import (
     attach,
     carried,
     compute_dtype,
+    log_of_probs,
     logistic_noise,
     logit_coordinate,
     reject_straight_through,
@@ -41,7 +42,7 @@ class _BernoulliConcrete(ConcreteBase):
         if "_given_logits" in self.__dict__:
             return self._given_logits.to(compute_dtype(self.dtype))
         probs = self._given_probs.to(compute_dtype(self.dtype))
-        return probs.log() - probs.neg().log1p()
+        return log_of_probs(probs) - log_of_probs(1 - probs)
 
     @lazy_property
     def logits(self):
@@ -57,10 +58,8 @@ class _BernoulliConcrete(ConcreteBase):
 
     def _logit_scores(self, sample_shape):
         """``(logits + logistic noise) / temperature`` in the compute dtype."""
-        shape = self._extended_shape(sample_shape)
         logits = self._compute_logits
-        noise = logistic_noise(shape, logits.dtype, logits.device)
-        return (logits + noise) / self._event_temperature(logits.dtype)
+        return self._noisy_scores(logistic_noise(self._extended_shape(sample_shape), logits.dtype, logits.device))
 
 
 class RelaxedBernoulliConcrete(_BernoulliConcrete):
@@ -191,7 +190,7 @@ class RelaxedBernoulliConcreteStraightThrough(_BernoulliConcrete):
             self._validate_sample(value)
         log_p, log_q = self._finite_log_probs
         log_prob = value * log_p + (1 - value) * log_q
-        if self._has_degenerate_probs:
+        if self._degenerate is not None:
             probs = self.probs
             impossible = ((value > 0) & (probs == 0)) | ((value < 1) & (probs == 1))
             log_prob = log_prob.masked_fill(impossible, -math.inf)
@@ -207,13 +206,6 @@ class RelaxedBernoulliConcreteStraightThrough(_BernoulliConcrete):
         log_p = log_p.masked_fill(torch.isinf(log_p), 0.0)
         log_q = log_q.masked_fill(torch.isinf(log_q), 0.0)
         return to_caller_dtype(log_p, self.dtype), to_caller_dtype(log_q, self.dtype)
-
-    @lazy_property
-    def _has_degenerate_probs(self):
-        if "_given_probs" not in self.__dict__:
-            return False
-        probs = self._given_probs
-        return bool(((probs == 0) | (probs == 1)).any())
 
     @property
     def mean(self):

@@ -19,6 +19,7 @@ from pyro_concrete.distributions.util import (
     compute_dtype,
     exact_value,
     gumbel_noise,
+    log_of_probs,
     log_simplex_coordinates,
     reject_straight_through,
     to_caller_dtype,
@@ -56,7 +57,7 @@ class _CategoricalConcrete(ConcreteBase):
         # Unnormalised: sampling and the Concrete densities are shift-invariant.
         if "_given_logits" in self.__dict__:
             return self._given_logits.to(compute_dtype(self.dtype))
-        return self._given_probs.to(compute_dtype(self.dtype)).log()
+        return log_of_probs(self._given_probs.to(compute_dtype(self.dtype)))
 
     @lazy_property
     def logits(self):
@@ -74,10 +75,8 @@ class _CategoricalConcrete(ConcreteBase):
 
     def _scores(self, sample_shape):
         """``(logits + Gumbel noise) / temperature`` in the compute dtype."""
-        shape = self._extended_shape(sample_shape)
         logits = self._compute_logits
-        noise = gumbel_noise(shape, logits.dtype, logits.device)
-        return (logits + noise) / self._event_temperature(logits.dtype)
+        return self._noisy_scores(gumbel_noise(self._extended_shape(sample_shape), logits.dtype, logits.device))
 
     def _log_density(self, log_value):
         """
@@ -315,8 +314,8 @@ class RelaxedCategoricalConcreteStraightThrough(_CategoricalConcrete):
         if self._validate_args:
             self._validate_sample(value)
         log_prob = (value * self._finite_logits).sum(-1)
-        if self._has_zero_probs:
-            impossible = (value * (self.probs == 0)).sum(-1) > 0
+        if self._degenerate is not None:
+            impossible = (value * self._degenerate).sum(-1) > 0
             log_prob = log_prob.masked_fill(impossible, -math.inf)
         return log_prob
 
@@ -324,10 +323,6 @@ class RelaxedCategoricalConcreteStraightThrough(_CategoricalConcrete):
     def _finite_logits(self):
         # 0 * log(0) must be 0, with no NaN in the gradient through the value.
         return self.logits.masked_fill(self.probs == 0, 0.0)
-
-    @lazy_property
-    def _has_zero_probs(self):
-        return "_given_probs" in self.__dict__ and bool((self._given_probs == 0).any())
 
     @property
     def mean(self):

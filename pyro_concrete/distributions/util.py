@@ -127,6 +127,16 @@ def floored_log(value: Tensor) -> Tensor:
     return _FlooredLog.apply(value)
 
 
+def log_of_probs(probs: Tensor) -> Tensor:
+    """
+    ``log(probs)``, with ``-inf`` where a probability is 0 and a zero gradient
+    there (``0 * (1 / 0)`` would be NaN): a category that cannot occur contributes
+    nothing to the gradient of an expectation.
+    """
+    impossible = probs == 0
+    return probs.masked_fill(impossible, 1.0).log().masked_fill(impossible, -math.inf)
+
+
 def log_simplex_coordinates(value: Tensor, record: Optional[_Carry], dtype: torch.dtype) -> Tensor:
     """
     ``log(value)`` for a point of the simplex, in ``dtype``: the carried log
