@@ -10,7 +10,7 @@ its KL divergences with :func:`torch.distributions.register_kl`, and the
 bijections of its own constraints with ``biject_to`` and ``transform_to``.
 """
 
-from pyro_concrete import constraints, distributions, transforms
+from pyro_concrete import constraints, distributions, estimators, functional, schedules, transforms
 from pyro_concrete.distributions import (
     ExpRelaxedCategoricalConcrete,
     RelaxedBernoulliConcrete,
@@ -32,5 +32,8 @@ __all__ = [
     "__version__",
     "constraints",
     "distributions",
+    "estimators",
+    "functional",
+    "schedules",
     "transforms",
 ]

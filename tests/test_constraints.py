@@ -5,7 +5,11 @@ import math
 
 import torch
 from torch.distributions import biject_to, constraints, transform_to
-from torch.distributions.transforms import SigmoidTransform, SoftmaxTransform, StickBreakingTransform
+from torch.distributions.transforms import (
+    SigmoidTransform,
+    SoftmaxTransform,
+    StickBreakingTransform,
+)
 
 from pyro_concrete.constraints import concrete_simplex, concrete_unit_interval, log_simplex
 from pyro_concrete.transforms import (

@@ -44,7 +44,9 @@ SNAPSHOT_AND_IMPORT = textwrap.dedent(
 
 
 def test_import_only_adds_our_names_and_registrations():
-    result = subprocess.run([sys.executable, "-c", SNAPSHOT_AND_IMPORT], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", SNAPSHOT_AND_IMPORT], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
 

@@ -29,4 +29,6 @@ for _name in __all__:
     if _existing is None:
         setattr(pyro.distributions, _name, globals()[_name])
     elif _existing is not globals()[_name]:
-        raise ImportError(f"pyro.distributions.{_name} already exists; pyro_concrete will not replace it.")
+        raise ImportError(
+            f"pyro.distributions.{_name} already exists; pyro_concrete will not replace it."
+        )

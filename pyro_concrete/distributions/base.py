@@ -10,6 +10,7 @@ from pyro_concrete.distributions.util import (
     broadcast_temperature,
     check_param_tensor,
     compute_dtype,
+    noisy_scores,
     validate_parameters,
 )
 
@@ -28,6 +29,8 @@ class ConcreteBase(TorchDistribution):
 
     _param_event_dim = 1
     _allow_degenerate_probs = False
+    #: attributes that ``expand`` copies as they are
+    _expand_attributes = ()
 
     def __init__(self, temperature, probs=None, logits=None, *, validate_args=None):
         event_dim = self._param_event_dim
@@ -35,7 +38,9 @@ class ConcreteBase(TorchDistribution):
         temperature, param, batch_shape = broadcast_temperature(temperature, param, event_dim)
         # Validate here, with tolerances and messages of our own, not in the base class.
         super().__init__(batch_shape, param.shape[param.dim() - event_dim :], validate_args=False)
-        self._validate_args = Distribution._validate_args if validate_args is None else validate_args
+        self._validate_args = (
+            Distribution._validate_args if validate_args is None else validate_args
+        )
         if self._validate_args:
             validate_parameters(
                 temperature,
@@ -56,10 +61,19 @@ class ConcreteBase(TorchDistribution):
         new = self._get_checked_instance(type(self), _instance)
         batch_shape = torch.Size(batch_shape)
         param_shape = batch_shape + self.event_shape
-        for name in ("_given_logits", "_given_probs", "_compute_logits", "logits", "probs", "_degenerate"):
+        for name in (
+            "_given_logits",
+            "_given_probs",
+            "_compute_logits",
+            "logits",
+            "probs",
+            "_degenerate",
+        ):
             value = self.__dict__.get(name)
             if value is not None:
                 new.__dict__[name] = value.expand(param_shape)
+        for name in self._expand_attributes:
+            setattr(new, name, getattr(self, name))
         new._temperature = self._temperature
         if isinstance(self._temperature, torch.Tensor):
             new._temperature = new.temperature = self._temperature.expand(batch_shape)
@@ -90,13 +104,9 @@ class ConcreteBase(TorchDistribution):
         return degenerate if bool(degenerate.any()) else None
 
     def _noisy_scores(self, noise):
-        """``(logits + noise) / temperature``, keeping infinite logits infinite."""
+        """``(logits + noise) / temperature`` in the compute dtype."""
         logits = self._compute_logits
-        temperature = self._event_temperature(logits.dtype)
-        if self._degenerate is None:
-            return (logits + noise) / temperature
-        scores = (logits.masked_fill(self._degenerate, 0.0) + noise) / temperature
-        return torch.where(self._degenerate, logits, scores)
+        return noisy_scores(logits, noise, self._event_temperature(logits.dtype), self._degenerate)
 
     def _validate_sample(self, value):
         # A value wider than the distribution (a float16 sample cast to float64)

@@ -22,6 +22,12 @@ from pyro_concrete.distributions.util import (
     reject_straight_through,
     to_caller_dtype,
 )
+from pyro_concrete.estimators import (
+    check_estimator,
+    check_reinmax_temperature,
+    conditional_logistic_noise,
+    reinmax_binary,
+)
 from pyro_concrete.transforms.straight_through import straight_through_binary
 
 __all__ = ["RelaxedBernoulliConcrete", "RelaxedBernoulliConcreteStraightThrough"]
@@ -59,7 +65,9 @@ class _BernoulliConcrete(ConcreteBase):
     def _logit_scores(self, sample_shape):
         """``(logits + logistic noise) / temperature`` in the compute dtype."""
         logits = self._compute_logits
-        return self._noisy_scores(logistic_noise(self._extended_shape(sample_shape), logits.dtype, logits.device))
+        return self._noisy_scores(
+            logistic_noise(self._extended_shape(sample_shape), logits.dtype, logits.device)
+        )
 
 
 class RelaxedBernoulliConcrete(_BernoulliConcrete):
@@ -69,7 +77,8 @@ class RelaxedBernoulliConcrete(_BernoulliConcrete):
 
     .. math::
 
-        x = \sigma((\theta + L) / \tau), \qquad L = \log U - \log(1 - U),\ U \sim \mathrm{Uniform}(0, 1),
+        x = \sigma((\theta + L) / \tau), \qquad
+        L = \log U - \log(1 - U), \quad U \sim \mathrm{Uniform}(0, 1),
 
     so that :math:`(\theta + L) / \tau \sim \mathrm{Logistic}(\theta / \tau, 1 / \tau)`.
     With :math:`l = \mathrm{logit}(x)` and :math:`a = \theta - \tau l` its density is
@@ -79,7 +88,8 @@ class RelaxedBernoulliConcrete(_BernoulliConcrete):
         \log p(x) = \log \tau + a - 2\,\mathrm{softplus}(a)
             + \mathrm{softplus}(l) + \mathrm{softplus}(-l),
 
-    the closed form :math:`\tau \alpha x^{-\tau-1} (1-x)^{-\tau-1} / (\alpha x^{-\tau} + (1-x)^{-\tau})^2`
+    the closed form
+    :math:`\tau \alpha x^{-\tau-1} (1-x)^{-\tau-1} / (\alpha x^{-\tau} + (1-x)^{-\tau})^2`
     written in logit space. It equals the density of the first coordinate of
     :class:`RelaxedCategoricalConcrete` with logits :math:`(\theta, 0)`.
 
@@ -125,9 +135,15 @@ class RelaxedBernoulliConcrete(_BernoulliConcrete):
         logit = logit_coordinate(value, record, dtype)
         temperature = self._event_temperature(dtype)
         scores = self._compute_logits.to(dtype) - temperature * logit
-        log_temperature = math.log(temperature) if isinstance(temperature, float) else temperature.log()
+        log_temperature = (
+            math.log(temperature) if isinstance(temperature, float) else temperature.log()
+        )
         log_density = (
-            log_temperature + scores - 2 * F.softplus(scores) + F.softplus(logit) + F.softplus(-logit)
+            log_temperature
+            + scores
+            - 2 * F.softplus(scores)
+            + F.softplus(logit)
+            + F.softplus(-logit)
         )
         return to_caller_dtype(log_density, result_dtype)
 
@@ -138,8 +154,12 @@ class RelaxedBernoulliConcreteStraightThrough(_BernoulliConcrete):
     carry the gradient of :class:`RelaxedBernoulliConcrete`.
 
     Forward, :meth:`rsample` returns exact zeros and ones,
-    :math:`b = [\theta + L > 0]`, distributed exactly as ``Bernoulli(probs)``;
-    backward, the gradient is that of :math:`\sigma((\theta + L) / \tau)`. The
+    :math:`b = [\theta + L > 0]`, distributed exactly as ``Bernoulli(probs)``.
+    Backward, the gradient is given by ``estimator`` (see
+    :mod:`pyro_concrete.estimators`): by default that of
+    :math:`\sigma((\theta + L) / \tau)`; ``"gumbel_rao"`` averages it over
+    ``rao_samples`` draws of the logistic noise conditioned on :math:`b`;
+    ``"reinmax"`` is ReinMax for two categories (needs :math:`\tau \ge 1`). The
     distribution is discrete, with the Bernoulli ``log_prob``
 
     .. math::
@@ -160,6 +180,9 @@ class RelaxedBernoulliConcreteStraightThrough(_BernoulliConcrete):
     :type temperature: float or torch.Tensor
     :param torch.Tensor probs: probabilities of 1, in ``[0, 1]``.
     :param torch.Tensor logits: log-odds.
+    :param str estimator: the gradient estimator, one of ``"straight_through"``
+        (default), ``"gumbel_rao"`` and ``"reinmax"``.
+    :param int rao_samples: conditional noise draws for ``"gumbel_rao"``.
     :param bool validate_args: check parameters and values (defaults to the global
         setting, see :func:`pyro.enable_validation`).
 
@@ -176,13 +199,40 @@ class RelaxedBernoulliConcreteStraightThrough(_BernoulliConcrete):
     has_rsample = True
     has_enumerate_support = True
     _allow_degenerate_probs = True
+    _expand_attributes = ("estimator", "rao_samples")
+
+    def __init__(
+        self,
+        temperature,
+        probs=None,
+        logits=None,
+        *,
+        estimator="straight_through",
+        rao_samples=10,
+        validate_args=None,
+    ):
+        check_estimator(estimator, rao_samples)
+        super().__init__(temperature, probs, logits, validate_args=validate_args)
+        if estimator == "reinmax":
+            check_reinmax_temperature(self._temperature, self._validate_args)
+        self.estimator = estimator
+        self.rao_samples = rao_samples
 
     def rsample(self, sample_shape=torch.Size()):
         logit = self._logit_scores(sample_shape)
-        if torch.is_grad_enabled() and logit.requires_grad:
-            value = straight_through_binary(logit > 0, logit.sigmoid().to(self.dtype))
+        positive = logit > 0
+        if not (torch.is_grad_enabled() and logit.requires_grad):
+            value = positive.to(self.dtype)
+        elif self.estimator == "straight_through":
+            value = straight_through_binary(positive, logit.sigmoid().to(self.dtype))
+        elif self.estimator == "gumbel_rao":
+            noise = conditional_logistic_noise(
+                self._compute_logits.detach(), positive, self.rao_samples
+            )
+            surrogate = self._noisy_scores(noise).sigmoid().mean(0)
+            value = straight_through_binary(positive, surrogate.to(self.dtype))
         else:
-            value = (logit > 0).to(self.dtype)
+            value = reinmax_binary(positive, self._compute_logits, self._temperature).to(self.dtype)
         return attach(value, STRAIGHT_THROUGH)
 
     def log_prob(self, value):

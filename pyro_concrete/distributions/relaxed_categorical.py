@@ -24,7 +24,16 @@ from pyro_concrete.distributions.util import (
     reject_straight_through,
     to_caller_dtype,
 )
-from pyro_concrete.transforms.straight_through import StraightThroughTransform
+from pyro_concrete.estimators import (
+    check_estimator,
+    check_reinmax_temperature,
+    conditional_gumbel_noise,
+    reinmax_one_hot,
+)
+from pyro_concrete.transforms.straight_through import (
+    StraightThroughTransform,
+    straight_through_one_hot,
+)
 
 __all__ = [
     "ExpRelaxedCategoricalConcrete",
@@ -76,7 +85,9 @@ class _CategoricalConcrete(ConcreteBase):
     def _scores(self, sample_shape):
         """``(logits + Gumbel noise) / temperature`` in the compute dtype."""
         logits = self._compute_logits
-        return self._noisy_scores(gumbel_noise(self._extended_shape(sample_shape), logits.dtype, logits.device))
+        return self._noisy_scores(
+            gumbel_noise(self._extended_shape(sample_shape), logits.dtype, logits.device)
+        )
 
     def _log_density(self, log_value):
         """
@@ -250,9 +261,12 @@ class RelaxedCategoricalConcreteStraightThrough(_CategoricalConcrete):
 
     Forward, :meth:`rsample` returns exact one-hot vectors (bitwise zeros and
     ones) :math:`D = \mathrm{onehot}(\arg\max_k (\theta_k + G_k))`, distributed
-    exactly as ``OneHotCategorical(probs)``; backward, the gradient is that of the
+    exactly as ``OneHotCategorical(probs)``. Backward, the gradient is given by
+    ``estimator`` (see :mod:`pyro_concrete.estimators`): by default that of the
     relaxed sample :math:`\mathrm{softmax}((\theta + G) / \tau)`, through
-    :class:`~pyro_concrete.transforms.StraightThroughTransform`.
+    :class:`~pyro_concrete.transforms.StraightThroughTransform`; ``"gumbel_rao"``
+    averages it over ``rao_samples`` conditional noise draws (same mean, less
+    variance); ``"reinmax"`` is second-order accurate and needs :math:`\tau \ge 1`.
 
     The distribution is discrete: its :meth:`log_prob` is the categorical one,
 
@@ -282,6 +296,9 @@ class RelaxedCategoricalConcreteStraightThrough(_CategoricalConcrete):
     :param torch.Tensor probs: category probabilities of shape ``(..., K)``,
         normalised along the last dimension.
     :param torch.Tensor logits: unnormalised log-probabilities of shape ``(..., K)``.
+    :param str estimator: the gradient estimator, one of ``"straight_through"``
+        (default), ``"gumbel_rao"`` and ``"reinmax"``.
+    :param int rao_samples: conditional noise draws for ``"gumbel_rao"``.
     :param bool validate_args: check parameters and values (defaults to the global
         setting, see :func:`pyro.enable_validation`).
 
@@ -289,9 +306,10 @@ class RelaxedCategoricalConcreteStraightThrough(_CategoricalConcrete):
 
     [1] Eric Jang, Shixiang Gu, Ben Poole (2017). Categorical Reparameterization
         with Gumbel-Softmax. ICLR.
-    [2] Yoshua Bengio, Nicholas Léonard, Aaron Courville (2013). Estimating or
-        Propagating Gradients Through Stochastic Neurons for Conditional
-        Computation. arXiv:1308.3432.
+    [2] Max B. Paulus, Chris J. Maddison, Andreas Krause (2021). Rao-Blackwellizing
+        the Straight-Through Gumbel-Softmax Gradient Estimator. ICLR.
+    [3] Liyuan Liu, Chengyu Dong, Xiaodong Liu, Bin Yu, Jianfeng Gao (2023).
+        Bridging Discrete and Backpropagation: Straight-Through and Beyond. NeurIPS.
     """
 
     arg_constraints = _CategoricalConcrete.arg_constraints
@@ -299,15 +317,41 @@ class RelaxedCategoricalConcreteStraightThrough(_CategoricalConcrete):
     has_rsample = True
     has_enumerate_support = True
     _allow_degenerate_probs = True
+    _expand_attributes = ("estimator", "rao_samples")
     transform = StraightThroughTransform()
+
+    def __init__(
+        self,
+        temperature,
+        probs=None,
+        logits=None,
+        *,
+        estimator="straight_through",
+        rao_samples=10,
+        validate_args=None,
+    ):
+        check_estimator(estimator, rao_samples)
+        super().__init__(temperature, probs, logits, validate_args=validate_args)
+        if estimator == "reinmax":
+            check_reinmax_temperature(self._temperature, self._validate_args)
+        self.estimator = estimator
+        self.rao_samples = rao_samples
 
     def rsample(self, sample_shape=torch.Size()):
         scores = self._scores(sample_shape)
-        if torch.is_grad_enabled() and scores.requires_grad:
+        index = scores.argmax(-1, keepdim=True)
+        if not (torch.is_grad_enabled() and scores.requires_grad):
+            value = torch.zeros(scores.shape, dtype=self.dtype, device=scores.device).scatter_(
+                -1, index, 1
+            )
+        elif self.estimator == "straight_through":
             value = self.transform(scores.softmax(-1).to(self.dtype))
+        elif self.estimator == "gumbel_rao":
+            noise = conditional_gumbel_noise(self._compute_logits.detach(), index, self.rao_samples)
+            surrogate = self._noisy_scores(noise).softmax(-1).mean(0)
+            value = straight_through_one_hot(index, surrogate.to(self.dtype))
         else:
-            value = torch.zeros(scores.shape, dtype=self.dtype, device=scores.device)
-            value.scatter_(-1, scores.argmax(-1, keepdim=True), 1)
+            value = reinmax_one_hot(index, self._compute_logits, self._temperature).to(self.dtype)
         return attach(value, STRAIGHT_THROUGH)
 
     def log_prob(self, value):

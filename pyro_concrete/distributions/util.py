@@ -39,6 +39,23 @@ def logistic_noise(shape, dtype: torch.dtype, device) -> Tensor:
     return uniform_noise(shape, dtype, device).logit_()
 
 
+def noisy_scores(
+    logits: Tensor, noise: Tensor, temperature, degenerate: Optional[Tensor] = None
+) -> Tensor:
+    """
+    ``(logits + noise) / temperature``. Where ``degenerate`` is set the logits are
+    infinite (probabilities of 0 or 1): the result keeps them, and they are kept
+    out of the arithmetic so that no ``inf - inf`` or ``0 * inf`` reaches the
+    gradient of the temperature.
+    """
+    if degenerate is None:
+        return (logits + noise) / temperature
+    scores = (
+        logits.masked_fill(degenerate, 0.0) + noise.masked_fill(degenerate, 0.0)
+    ) / temperature
+    return torch.where(degenerate, logits, scores)
+
+
 # ---------------------------------------------------------------------------
 # Log coordinates carried with values.
 #
@@ -200,8 +217,11 @@ def check_param_tensor(probs, logits, event_dim: int) -> Tuple[Tensor, bool]:
     Returns the given tensor and whether it is ``logits``.
     """
     if (probs is None) == (logits is None):
-        raise ValueError("Exactly one of probs or logits must be specified, got " + (
-            "both" if probs is not None else "neither") + ".")
+        raise ValueError(
+            "Exactly one of probs or logits must be specified, got "
+            + ("both" if probs is not None else "neither")
+            + "."
+        )
     name, param = ("logits", logits) if logits is not None else ("probs", probs)
     if _is_real_number(param):
         param = torch.tensor(float(param), dtype=torch.get_default_dtype())
@@ -260,7 +280,9 @@ def broadcast_temperature(
     return temperature, param, batch_shape
 
 
-def validate_parameters(temperature, param: Tensor, is_logits: bool, *, binary: bool, allow_degenerate: bool):
+def validate_parameters(
+    temperature, param: Tensor, is_logits: bool, *, binary: bool, allow_degenerate: bool
+):
     """
     Value checks on the parameters, run when validation is enabled. The statistics
     are reduced on the parameters' device and read back in one transfer.

@@ -1,7 +1,6 @@
 # Copyright Contributors to the pyro-concrete project.
 # SPDX-License-Identifier: Apache-2.0
 
-import torch
 import torch.nn.functional as F
 from torch.distributions import constraints
 from torch.distributions.transforms import Transform
@@ -86,7 +85,9 @@ class AdditiveLogisticTransform(_AdditiveLogisticBase):
 
     def log_abs_det_jacobian(self, z, x):
         record = carried(x)
-        log_x = record.tensor if record is not None and record.kind == LOG else _padded_log_softmax(z)
+        log_x = (
+            record.tensor if record is not None and record.kind == LOG else _padded_log_softmax(z)
+        )
         return to_caller_dtype(log_x.sum(-1), z.dtype)
 
 

@@ -24,7 +24,10 @@ CATEGORICAL = (
     RelaxedCategoricalConcreteStraightThrough,
 )
 BERNOULLI = (RelaxedBernoulliConcrete, RelaxedBernoulliConcreteStraightThrough)
-STRAIGHT_THROUGH = (RelaxedCategoricalConcreteStraightThrough, RelaxedBernoulliConcreteStraightThrough)
+STRAIGHT_THROUGH = (
+    RelaxedCategoricalConcreteStraightThrough,
+    RelaxedBernoulliConcreteStraightThrough,
+)
 
 
 class Fixture(NamedTuple):
@@ -41,10 +44,16 @@ class Fixture(NamedTuple):
 
 def _categorical_params():
     return [
-        ("scalar-temperature", lambda: dict(temperature=0.5, logits=torch.tensor([0.1, -1.0, 0.5]))),
+        (
+            "scalar-temperature",
+            lambda: dict(temperature=0.5, logits=torch.tensor([0.1, -1.0, 0.5])),
+        ),
         (
             "tensor-temperature-probs",
-            lambda: dict(temperature=torch.tensor(2.0), probs=torch.tensor([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])),
+            lambda: dict(
+                temperature=torch.tensor(2.0),
+                probs=torch.tensor([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]]),
+            ),
         ),
         (
             "batched-temperature",
@@ -60,10 +69,30 @@ def _categorical_params():
 def _bernoulli_params():
     return [
         ("scalar-temperature", lambda: dict(temperature=0.5, logits=torch.tensor(0.3))),
-        ("tensor-temperature-probs", lambda: dict(temperature=torch.tensor(2.0), probs=torch.tensor([0.2, 0.7]))),
+        (
+            "tensor-temperature-probs",
+            lambda: dict(temperature=torch.tensor(2.0), probs=torch.tensor([0.2, 0.7])),
+        ),
         (
             "temperature-broadcasts-batch",
             lambda: dict(temperature=torch.tensor([[0.5], [1.5]]), logits=torch.randn(3)),
+        ),
+    ]
+
+
+def _estimator_params(logits_shape):
+    return [
+        (
+            "gumbel-rao",
+            lambda: dict(
+                temperature=torch.tensor([0.3, 1.0]),
+                logits=torch.randn(logits_shape),
+                estimator="gumbel_rao",
+            ),
+        ),
+        (
+            "reinmax",
+            lambda: dict(temperature=1.5, logits=torch.randn(logits_shape), estimator="reinmax"),
         ),
     ]
 
@@ -73,4 +102,11 @@ FIXTURES = [
     for classes, params in ((CATEGORICAL, _categorical_params()), (BERNOULLI, _bernoulli_params()))
     for cls in classes
     for label, make_params in params
+] + [
+    Fixture(cls, make_params, f"{cls.__name__}-{label}")
+    for cls, logits_shape in (
+        (RelaxedCategoricalConcreteStraightThrough, (2, 4)),
+        (RelaxedBernoulliConcreteStraightThrough, (2,)),
+    )
+    for label, make_params in _estimator_params(logits_shape)
 ]

@@ -25,11 +25,16 @@ def test_categorical_kl(batch_shape):
     q_probs = torch.distributions.Dirichlet(torch.ones(5)).sample(batch_shape)
     p = RelaxedCategoricalConcreteStraightThrough(0.3, probs=p_probs)
     expected = _exact_categorical_kl(p_probs, q_probs)
-    for q in [OneHotCategorical(probs=q_probs), RelaxedCategoricalConcreteStraightThrough(2.0, probs=q_probs)]:
+    for q in [
+        OneHotCategorical(probs=q_probs),
+        RelaxedCategoricalConcreteStraightThrough(2.0, probs=q_probs),
+    ]:
         kl = kl_divergence(p, q)
         assert kl.shape == batch_shape
         torch.testing.assert_close(kl, expected)
-    torch.testing.assert_close(expected, kl_divergence(Categorical(probs=p_probs), Categorical(probs=q_probs)))
+    torch.testing.assert_close(
+        expected, kl_divergence(Categorical(probs=p_probs), Categorical(probs=q_probs))
+    )
 
 
 def test_categorical_kl_broadcasts_batch_shapes():
@@ -43,7 +48,9 @@ def test_categorical_kl_with_zero_probabilities():
     q_probs = torch.tensor([[0.2, 0.3, 0.5], [0.5, 0.0, 0.5]])
     p = RelaxedCategoricalConcreteStraightThrough(0.5, probs=p_probs)
     kl = kl_divergence(p, RelaxedCategoricalConcreteStraightThrough(0.5, probs=q_probs))
-    expected_first = 0.3 * torch.log(torch.tensor(0.3 / 0.3)) + 0.7 * torch.log(torch.tensor(0.7 / 0.5))
+    expected_first = 0.3 * torch.log(torch.tensor(0.3 / 0.3)) + 0.7 * torch.log(
+        torch.tensor(0.7 / 0.5)
+    )
     torch.testing.assert_close(kl[0], expected_first)
     assert kl[1] == float("inf")  # q puts zero mass where p does not
     (grad,) = torch.autograd.grad(kl[0], [p_probs])
@@ -56,7 +63,10 @@ def test_bernoulli_kl(probs):
     q_probs = torch.tensor([0.3, 0.6, 0.1])
     p = RelaxedBernoulliConcreteStraightThrough(0.5, probs=p_probs)
     expected = kl_divergence(Bernoulli(probs=p_probs), Bernoulli(probs=q_probs))
-    for q in [Bernoulli(probs=q_probs), RelaxedBernoulliConcreteStraightThrough(1.0, probs=q_probs)]:
+    for q in [
+        Bernoulli(probs=q_probs),
+        RelaxedBernoulliConcreteStraightThrough(1.0, probs=q_probs),
+    ]:
         torch.testing.assert_close(kl_divergence(p, q), expected)
 
 
@@ -66,7 +76,9 @@ def test_no_kl_for_relaxed_pairs():
     with pytest.raises(NotImplementedError):
         kl_divergence(p, RelaxedCategoricalConcrete(0.5, logits=torch.randn(3)))
     with pytest.raises(NotImplementedError):
-        kl_divergence(RelaxedBernoulliConcrete(0.5, logits=torch.randn(3)), Bernoulli(logits=torch.randn(3)))
+        kl_divergence(
+            RelaxedBernoulliConcrete(0.5, logits=torch.randn(3)), Bernoulli(logits=torch.randn(3))
+        )
 
 
 def test_delta_kl_keeps_log_density():

@@ -56,7 +56,9 @@ def _failures_own_samples(dist_class, param_shape):
     failures = []
     cells = 0
     for temperature, scale, num_categories, dtype in _grid(NUM_CATEGORIES if param_shape else [1]):
-        logits, tau = _params((8,) + (num_categories,) * bool(param_shape), scale, temperature, dtype, generator)
+        logits, tau = _params(
+            (8,) + (num_categories,) * bool(param_shape), scale, temperature, dtype, generator
+        )
         d = dist_class(tau, logits=logits)
         x = d.rsample((4,))
         log_prob = d.log_prob(x)
@@ -98,7 +100,9 @@ def test_grid_guide_to_prior_finite(guide_class, prior_class, prior_temperature)
         prior_logits, prior_tau = _params(shape, scale, prior_temperature, dtype, generator)
         x = guide_class(guide_tau, logits=guide_logits).rsample((4,))
         log_prob = prior_class(prior_tau, logits=prior_logits).log_prob(x)
-        grads = torch.autograd.grad(log_prob.sum(), [guide_logits, guide_tau, prior_logits, prior_tau])
+        grads = torch.autograd.grad(
+            log_prob.sum(), [guide_logits, guide_tau, prior_logits, prior_tau]
+        )
         if not _all_finite(x, log_prob, *grads):
             failures.append((temperature, scale, num_categories, dtype))
     assert failures == []
@@ -135,7 +139,10 @@ def test_float32_log_prob_is_backward_stable(temperature, num_categories):
         expected = _reference_log_density(logits, temperature, log_value)
         magnitude = (logits.double().abs() + (temperature + 1) * log_value.double().abs()).sum(-1)
         error = (d.log_prob(x).double() - expected).abs()
-        assert (error <= 8 * eps * (1 + magnitude)).all(), (scale, (error / (1 + magnitude)).max() / eps)
+        assert (error <= 8 * eps * (1 + magnitude)).all(), (
+            scale,
+            (error / (1 + magnitude)).max() / eps,
+        )
 
 
 def test_underflowed_samples_are_scored_exactly():
@@ -159,7 +166,7 @@ def test_underflowed_samples_are_scored_exactly():
 
 
 def test_fallback_definition():
-    """Without carried coordinates, zero coordinates are evaluated at the smallest positive number."""
+    """Without carried coordinates, zero coordinates count as the smallest positive number."""
     d = RelaxedCategoricalConcrete(0.5, logits=torch.zeros(3))
     x = torch.tensor([1.0, 0.0, 0.0], requires_grad=True)
     smallest = torch.finfo(torch.float64).tiny * torch.finfo(torch.float64).eps
@@ -186,7 +193,11 @@ def test_matches_torch_where_torch_is_finite():
     d = RelaxedCategoricalConcrete(temperature, logits=logits)
     x = d.sample((10,))
     expected = torch.stack(
-        [RelaxedOneHotCategorical(temperature[i], logits=logits[i]).log_prob(x[:, i]) for i in range(50)], -1
+        [
+            RelaxedOneHotCategorical(temperature[i], logits=logits[i]).log_prob(x[:, i])
+            for i in range(50)
+        ],
+        -1,
     )
     torch.testing.assert_close(d.log_prob(x), expected, rtol=1e-10, atol=1e-10)
 

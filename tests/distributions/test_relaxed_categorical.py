@@ -84,7 +84,11 @@ def test_ks_two_categories(temperature):
 
 @pytest.mark.parametrize(
     "dist_class",
-    [RelaxedCategoricalConcrete, ExpRelaxedCategoricalConcrete, RelaxedCategoricalConcreteStraightThrough],
+    [
+        RelaxedCategoricalConcrete,
+        ExpRelaxedCategoricalConcrete,
+        RelaxedCategoricalConcreteStraightThrough,
+    ],
     ids=lambda c: c.__name__,
 )
 @pytest.mark.parametrize("temperature", [0.05, 1.0, 5.0])
@@ -151,8 +155,11 @@ def _z_scores(per_sample_a, per_sample_b):
     return difference / std_error
 
 
-@pytest.mark.parametrize("dist_class", [RelaxedCategoricalConcrete, ExpRelaxedCategoricalConcrete],
-                         ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "dist_class",
+    [RelaxedCategoricalConcrete, ExpRelaxedCategoricalConcrete],
+    ids=lambda c: c.__name__,
+)
 @pytest.mark.parametrize("temperature", [0.5, 2.0])
 def test_pathwise_gradient_equals_score_function_gradient(dist_class, temperature):
     """
@@ -173,14 +180,21 @@ def test_pathwise_gradient_equals_score_function_gradient(dist_class, temperatur
 
     logits, tau = leaves()
     f = _test_function(transform(dist_class(tau, logits=logits).rsample()))
-    pathwise = torch.cat([g.reshape(num_samples, -1) for g in torch.autograd.grad(f.sum(), [logits, tau])], -1)
+    pathwise = torch.cat(
+        [g.reshape(num_samples, -1) for g in torch.autograd.grad(f.sum(), [logits, tau])], -1
+    )
 
-    baseline = _test_function(transform(dist_class(temperature, logits=base_logits).sample((num_samples,)))).mean()
+    baseline = _test_function(
+        transform(dist_class(temperature, logits=base_logits).sample((num_samples,)))
+    ).mean()
     logits, tau = leaves()
     d = dist_class(tau, logits=logits)
     x = d.sample()
     surrogate = (_test_function(transform(x)) - baseline) * d.log_prob(x)
-    score = torch.cat([g.reshape(num_samples, -1) for g in torch.autograd.grad(surrogate.sum(), [logits, tau])], -1)
+    score = torch.cat(
+        [g.reshape(num_samples, -1) for g in torch.autograd.grad(surrogate.sum(), [logits, tau])],
+        -1,
+    )
 
     # Logit gradients sum to zero (shift invariance); compare the first two and tau.
     keep = [0, 1, 3]
@@ -188,8 +202,11 @@ def test_pathwise_gradient_equals_score_function_gradient(dist_class, temperatur
     assert z.abs().max() < 4.5, z
 
 
-@pytest.mark.parametrize("dist_class", [RelaxedCategoricalConcrete, ExpRelaxedCategoricalConcrete],
-                         ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "dist_class",
+    [RelaxedCategoricalConcrete, ExpRelaxedCategoricalConcrete],
+    ids=lambda c: c.__name__,
+)
 @pytest.mark.parametrize("temperature", [0.3, 1.0])
 def test_importance_identity_through_biject_to(dist_class, temperature):
     """

@@ -20,7 +20,9 @@ P_VALUE = 1e-3
 
 
 @pytest.mark.parametrize("temperature", [1e-3, 0.5, 1e3])
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize(
+    "dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64], ids=str
+)
 def test_values_are_exact_one_hot(temperature, dtype):
     logits = torch.randn(100, 7).to(dtype).requires_grad_()
     x = RelaxedCategoricalConcreteStraightThrough(temperature, logits=logits).rsample((10,))
@@ -107,9 +109,16 @@ def test_log_prob_survives_detach_clone_to_and_pickle():
     d = RelaxedCategoricalConcreteStraightThrough(1e-3, logits=torch.randn(8, 5).requires_grad_())
     x = d.rsample()
     expected = d.log_prob(x)
-    for value in [x.detach(), x.clone(), x.to(torch.float32), x.reshape(4, 2, 5).reshape(8, 5),
-                  pickle.loads(pickle.dumps(x.detach()))]:
-        torch.testing.assert_close(d.log_prob(value).to(expected.dtype), expected, check_dtype=False)
+    for value in [
+        x.detach(),
+        x.clone(),
+        x.to(torch.float32),
+        x.reshape(4, 2, 5).reshape(8, 5),
+        pickle.loads(pickle.dumps(x.detach())),
+    ]:
+        torch.testing.assert_close(
+            d.log_prob(value).to(expected.dtype), expected, check_dtype=False
+        )
 
 
 def test_zero_probabilities():
@@ -125,7 +134,9 @@ def test_zero_probabilities():
     assert all(torch.isfinite(g).all() for g in grads)
     impossible = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     assert (d.log_prob(impossible) == float("-inf")).all()
-    torch.testing.assert_close(d.entropy(), torch.distributions.OneHotCategorical(probs=probs).entropy())
+    torch.testing.assert_close(
+        d.entropy(), torch.distributions.OneHotCategorical(probs=probs).entropy()
+    )
 
     bernoulli_probs = torch.tensor([0.0, 1.0, 0.3])
     b = RelaxedBernoulliConcreteStraightThrough(0.5, probs=bernoulli_probs)
@@ -144,4 +155,6 @@ def test_moments_and_mode():
     b = RelaxedBernoulliConcreteStraightThrough(0.5, probs=torch.tensor([0.2, 0.7]))
     torch.testing.assert_close(b.mean, torch.tensor([0.2, 0.7]))
     assert torch.equal(b.mode, torch.tensor([0.0, 1.0]))
-    torch.testing.assert_close(b.entropy(), torch.distributions.Bernoulli(probs=torch.tensor([0.2, 0.7])).entropy())
+    torch.testing.assert_close(
+        b.entropy(), torch.distributions.Bernoulli(probs=torch.tensor([0.2, 0.7])).entropy()
+    )

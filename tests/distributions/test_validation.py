@@ -21,7 +21,11 @@ from pyro_concrete import (
 )
 from pyro_concrete.constraints import simplex_tolerance
 
-CATEGORICAL = [RelaxedCategoricalConcrete, ExpRelaxedCategoricalConcrete, RelaxedCategoricalConcreteStraightThrough]
+CATEGORICAL = [
+    RelaxedCategoricalConcrete,
+    ExpRelaxedCategoricalConcrete,
+    RelaxedCategoricalConcreteStraightThrough,
+]
 BERNOULLI = [RelaxedBernoulliConcrete, RelaxedBernoulliConcreteStraightThrough]
 ALL = CATEGORICAL + BERNOULLI
 RELAXED = [RelaxedCategoricalConcrete, ExpRelaxedCategoricalConcrete, RelaxedBernoulliConcrete]
@@ -32,11 +36,20 @@ def _logits(dist_class, shape=(3, 4)):
 
 
 BAD_TEMPERATURES = [
-    (0.0, ValueError), (-1.0, ValueError), (math.nan, ValueError), (math.inf, ValueError),
-    (torch.tensor(0.0), ValueError), (torch.tensor([0.5, -0.1, 1.0]), ValueError),
-    (torch.tensor([0.5, math.nan, 1.0]), ValueError), (torch.tensor(math.inf), ValueError),
-    ("0.5", TypeError), (None, TypeError), (True, TypeError), ([0.5], TypeError),
-    (torch.tensor(True), TypeError), (torch.tensor([0.5, 1.0]), ValueError),  # shape (2,) vs batch (3,)
+    (0.0, ValueError),
+    (-1.0, ValueError),
+    (math.nan, ValueError),
+    (math.inf, ValueError),
+    (torch.tensor(0.0), ValueError),
+    (torch.tensor([0.5, -0.1, 1.0]), ValueError),
+    (torch.tensor([0.5, math.nan, 1.0]), ValueError),
+    (torch.tensor(math.inf), ValueError),
+    ("0.5", TypeError),
+    (None, TypeError),
+    (True, TypeError),
+    ([0.5], TypeError),
+    (torch.tensor(True), TypeError),
+    (torch.tensor([0.5, 1.0]), ValueError),  # shape (2,) vs batch (3,)
 ]
 
 
@@ -75,7 +88,9 @@ def test_bad_probs(dist_class, probs):
 
 
 @pytest.mark.parametrize("dist_class", BERNOULLI, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("probs", [[0.5, -0.1], [0.5, 1.5], [math.nan, 0.5]], ids=["negative", "above-one", "nan"])
+@pytest.mark.parametrize(
+    "probs", [[0.5, -0.1], [0.5, 1.5], [math.nan, 0.5]], ids=["negative", "above-one", "nan"]
+)
 def test_bad_bernoulli_probs(dist_class, probs):
     with pytest.raises(ValueError, match="probs"):
         dist_class(0.5, probs=torch.tensor(probs))
@@ -145,7 +160,9 @@ VALUE_CASES = {
 
 
 @pytest.mark.parametrize(
-    "dist_class, case", [(c, k) for c, cases in VALUE_CASES.items() for k in cases], ids=lambda x: getattr(x, "__name__", x)
+    "dist_class, case",
+    [(c, k) for c, cases in VALUE_CASES.items() for k in cases],
+    ids=lambda x: getattr(x, "__name__", x),
 )
 def test_bad_values(dist_class, case):
     value = VALUE_CASES[dist_class][case]
@@ -155,7 +172,9 @@ def test_bad_values(dist_class, case):
         d.log_prob(value)
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize(
+    "dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64], ids=str
+)
 @pytest.mark.parametrize("num_categories", [2, 1000, 100_000])
 def test_own_samples_never_rejected(dtype, num_categories):
     """Validation tolerances scale with the dtype and the number of categories."""
@@ -198,7 +217,9 @@ def test_straight_through_guide_with_relaxed_prior_in_svi_is_a_clear_error():
 
 def test_overflowing_temperature_is_a_clear_error():
     with pytest.raises(ValueError, match="temperature .* too small"):
-        RelaxedCategoricalConcrete(torch.tensor(1e-36, dtype=torch.float32), logits=torch.randn(3).float() * 1e4)
+        RelaxedCategoricalConcrete(
+            torch.tensor(1e-36, dtype=torch.float32), logits=torch.randn(3).float() * 1e4
+        )
     # float64 has the range for it.
     d = RelaxedCategoricalConcrete(torch.tensor(1e-36), logits=torch.randn(3) * 1e4)
     assert torch.isfinite(d.log_prob(d.rsample()))

@@ -98,7 +98,9 @@ def test_relaxed_elbo_trains_at_low_temperature():
     target = torch.arange(num_categories, dtype=torch.float32)
 
     def model():
-        z = pyro.sample("z", dist.RelaxedCategoricalConcrete(0.1, logits=torch.zeros(num_categories)))
+        z = pyro.sample(
+            "z", dist.RelaxedCategoricalConcrete(0.1, logits=torch.zeros(num_categories))
+        )
         pyro.sample("x", dist.Normal((z * target).sum(-1), 0.3), obs=torch.tensor(7.0))
 
     def guide():
@@ -113,7 +115,9 @@ def test_relaxed_elbo_trains_at_low_temperature():
 
 
 def relaxed_sites_model():
-    z = pyro.sample("z", dist.RelaxedCategoricalConcrete(0.5, logits=torch.tensor([0.5, 0.0, -0.5])))
+    z = pyro.sample(
+        "z", dist.RelaxedCategoricalConcrete(0.5, logits=torch.tensor([0.5, 0.0, -0.5]))
+    )
     y = pyro.sample("y", dist.ExpRelaxedCategoricalConcrete(0.7, logits=torch.zeros(3)))
     b = pyro.sample("b", dist.RelaxedBernoulliConcrete(0.4, probs=torch.tensor(0.3)))
     pyro.sample("x", dist.Normal(z[0] + y.exp()[1] + b, 0.5), obs=torch.tensor(1.2))

@@ -15,7 +15,11 @@ from pyro_concrete.transforms import (
     UnclippedSigmoidTransform,
 )
 
-BIJECTIONS = [AdditiveLogisticTransform(), LogAdditiveLogisticTransform(), UnclippedSigmoidTransform()]
+BIJECTIONS = [
+    AdditiveLogisticTransform(),
+    LogAdditiveLogisticTransform(),
+    UnclippedSigmoidTransform(),
+]
 ALL_TRANSFORMS = BIJECTIONS + [t.inv for t in BIJECTIONS]
 
 
@@ -56,10 +60,14 @@ def test_jacobian(transform):
             expected = jacobian(lambda z: transform(z)[:-1], z).det().abs().log()
         else:
             # Identity in the additive-log-ratio chart z_k = y_k - y_K.
-            expected = jacobian(lambda z: (lambda y: y[:-1] - y[-1])(transform(z)), z).det().abs().log()
+            expected = (
+                jacobian(lambda z: (lambda y: y[:-1] - y[-1])(transform(z)), z).det().abs().log()
+            )
         torch.testing.assert_close(log_abs_det, expected)
         # The inverse's Jacobian is the negative.
-        torch.testing.assert_close(transform.inv.log_abs_det_jacobian(transform(z), z), -log_abs_det)
+        torch.testing.assert_close(
+            transform.inv.log_abs_det_jacobian(transform(z), z), -log_abs_det
+        )
 
 
 @pytest.mark.parametrize("transform", BIJECTIONS[:2], ids=repr)
@@ -80,7 +88,9 @@ def test_outputs_carry_their_coordinates():
     torch.testing.assert_close(AdditiveLogisticTransform().inv(x), z)
     bit = UnclippedSigmoidTransform()(torch.tensor([-200.0, 200.0], dtype=torch.float32))
     assert carried(bit).kind == LOGIT
-    torch.testing.assert_close(UnclippedSigmoidTransform().inv(bit), torch.tensor([-200.0, 200.0]).float())
+    torch.testing.assert_close(
+        UnclippedSigmoidTransform().inv(bit), torch.tensor([-200.0, 200.0]).float()
+    )
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)

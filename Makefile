@@ -1,0 +1,30 @@
+.PHONY: install lint format test test-slow test-tutorials docs scrub benchmark
+
+install:
+	pip install -e ".[dev,docs]"
+
+lint:
+	ruff check pyro_concrete tests benchmarks
+	ruff format --check pyro_concrete tests benchmarks
+
+format:
+	ruff check --fix pyro_concrete tests benchmarks
+	ruff format pyro_concrete tests benchmarks
+
+test:
+	pytest -n auto tests
+
+test-slow:
+	pytest -n auto --runslow tests
+
+test-tutorials:
+	CI=1 pytest -n auto --nbmake tutorials
+
+docs:
+	$(MAKE) -C docs html SPHINXOPTS="-W --keep-going"
+
+scrub:
+	nbstripout --keep-output tutorials/*.ipynb
+
+benchmark:
+	python benchmarks/run.py
