@@ -5,7 +5,8 @@ r"""
 Bias and variance of gradient estimators against the exact gradient.
 
 The problem: a categorical variable
-:math:`D \sim \mathrm{OneHotCategorical}(\mathrm{softmax}\,\theta)` with :math:`K` categories and the objective :math:`\mathbb{E}[f(D)]`,
+:math:`D \sim \mathrm{OneHotCategorical}(\mathrm{softmax}\,\theta)` with
+:math:`K` categories and the objective :math:`\mathbb{E}[f(D)]`,
 :math:`f(D) = \lVert D - t \rVert^2`, whose exact gradient
 :math:`\sum_k \nabla_\theta \pi_k\, f(e_k)` is computed by enumeration. Each
 estimator's per-sample gradients give its bias :math:`\lVert \mathbb{E}\hat g - g \rVert`
