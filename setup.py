@@ -21,12 +21,7 @@ TEST_REQUIRE = EXAMPLES_REQUIRE + [
     "scipy>=1.7",
 ]
 DEV_REQUIRE = ["nbstripout>=0.6", "ruff>=0.5"]
-DOCS_REQUIRE = EXAMPLES_REQUIRE + [
-    "ipykernel",
-    "nbsphinx>=0.9",
-    "sphinx>=7",
-    "sphinx-rtd-theme>=2",
-]
+DOCS_REQUIRE = EXAMPLES_REQUIRE + ["myst-nb>=1.0", "sphinx>=7", "sphinx-rtd-theme>=2"]
 
 setup(
     name="pyro-concrete",
