@@ -43,7 +43,7 @@ from numbers import Integral
 import torch
 import torch.nn.functional as F
 
-from pyro_concrete.distributions.util import gumbel_noise, uniform_noise
+from pyro_concrete.distributions.util import log_exponential_noise, uniform_noise
 
 __all__ = [
     "ESTIMATORS",
@@ -100,7 +100,7 @@ def conditional_gumbel_noise(
     :returns: the noise, of shape ``(num_samples,) + index.shape[:-1] + (K,)``.
     """
     shape = (num_samples,) + index.shape[:-1] + logits.shape[-1:]
-    log_exponential = gumbel_noise(shape, logits.dtype, logits.device).neg_()  # log E = -G
+    log_exponential = log_exponential_noise(shape, logits.dtype, logits.device)
     index = index.expand(shape[:-1] + (1,))
     log_normalizer = logits.logsumexp(-1, keepdim=True)
     log_exponential_top = log_exponential.gather(-1, index)

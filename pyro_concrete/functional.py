@@ -20,7 +20,7 @@ from torch.distributions import Distribution
 
 from pyro_concrete.distributions.util import (
     compute_dtype,
-    gumbel_noise,
+    log_exponential_noise,
     logistic_noise,
     noisy_scores,
 )
@@ -126,9 +126,8 @@ def gumbel_softmax(
         padded = (1,) * (logits.dim() - temperature.dim()) + tuple(temperature.shape)
         temperature = temperature.reshape(padded).movedim(dim, -1)
     logits, temperature, degenerate = _prepare(logits.movedim(dim, -1), temperature)
-    scores = noisy_scores(
-        logits, gumbel_noise(logits.shape, logits.dtype, logits.device), temperature, degenerate
-    )
+    noise = log_exponential_noise(logits.shape, logits.dtype, logits.device)
+    scores = noisy_scores(logits, noise, temperature, degenerate, negated=True, in_place=True)
     if not hard:
         return scores.softmax(-1).to(dtype).movedim(-1, dim)
     index = scores.argmax(-1, keepdim=True)
@@ -172,9 +171,8 @@ def binary_gumbel_softmax(
     _check_inputs(logits, temperature, hard, estimator, rao_samples)
     dtype = logits.dtype
     logits, temperature, degenerate = _prepare(logits, temperature)
-    scores = noisy_scores(
-        logits, logistic_noise(logits.shape, logits.dtype, logits.device), temperature, degenerate
-    )
+    noise = logistic_noise(logits.shape, logits.dtype, logits.device)
+    scores = noisy_scores(logits, noise, temperature, degenerate, in_place=True)
     if not hard:
         return scores.sigmoid().to(dtype)
     positive = scores > 0

@@ -103,10 +103,11 @@ class ConcreteBase(TorchDistribution):
         degenerate = (probs == 0) | (probs == 1) if self._param_event_dim == 0 else probs == 0
         return degenerate if bool(degenerate.any()) else None
 
-    def _noisy_scores(self, noise):
-        """``(logits + noise) / temperature`` in the compute dtype."""
+    def _noisy_scores(self, noise, **kwargs):
+        """``(logits + noise) / temperature`` in the compute dtype (see :func:`noisy_scores`)."""
         logits = self._compute_logits
-        return noisy_scores(logits, noise, self._event_temperature(logits.dtype), self._degenerate)
+        temperature = self._event_temperature(logits.dtype)
+        return noisy_scores(logits, noise, temperature, self._degenerate, **kwargs)
 
     def _validate_sample(self, value):
         # A value wider than the distribution (a float16 sample cast to float64)

@@ -65,9 +65,8 @@ class _BernoulliConcrete(ConcreteBase):
     def _logit_scores(self, sample_shape):
         """``(logits + logistic noise) / temperature`` in the compute dtype."""
         logits = self._compute_logits
-        return self._noisy_scores(
-            logistic_noise(self._extended_shape(sample_shape), logits.dtype, logits.device)
-        )
+        noise = logistic_noise(self._extended_shape(sample_shape), logits.dtype, logits.device)
+        return self._noisy_scores(noise, in_place=True)
 
 
 class RelaxedBernoulliConcrete(_BernoulliConcrete):

@@ -18,7 +18,7 @@ from pyro_concrete.distributions.util import (
     carried,
     compute_dtype,
     exact_value,
-    gumbel_noise,
+    log_exponential_noise,
     log_of_probs,
     log_simplex_coordinates,
     reject_straight_through,
@@ -85,9 +85,10 @@ class _CategoricalConcrete(ConcreteBase):
     def _scores(self, sample_shape):
         """``(logits + Gumbel noise) / temperature`` in the compute dtype."""
         logits = self._compute_logits
-        return self._noisy_scores(
-            gumbel_noise(self._extended_shape(sample_shape), logits.dtype, logits.device)
+        noise = log_exponential_noise(
+            self._extended_shape(sample_shape), logits.dtype, logits.device
         )
+        return self._noisy_scores(noise, negated=True, in_place=True)
 
     def _log_density(self, log_value):
         """

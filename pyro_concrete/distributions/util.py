@@ -29,9 +29,9 @@ def uniform_noise(shape, dtype: torch.dtype, device) -> Tensor:
     return torch.empty(shape, dtype=dtype, device=device).uniform_(torch.finfo(dtype).tiny, 1.0)
 
 
-def gumbel_noise(shape, dtype: torch.dtype, device) -> Tensor:
-    """Standard Gumbel noise ``-log(-log U)``, finite for every draw."""
-    return uniform_noise(shape, dtype, device).log_().neg_().log_().neg_()
+def log_exponential_noise(shape, dtype: torch.dtype, device) -> Tensor:
+    """``log E`` for ``E ~ Exponential(1)``: negated standard Gumbel noise, finite for every draw."""
+    return uniform_noise(shape, dtype, device).log_().neg_().log_()
 
 
 def logistic_noise(shape, dtype: torch.dtype, device) -> Tensor:
@@ -40,14 +40,31 @@ def logistic_noise(shape, dtype: torch.dtype, device) -> Tensor:
 
 
 def noisy_scores(
-    logits: Tensor, noise: Tensor, temperature, degenerate: Optional[Tensor] = None
+    logits: Tensor,
+    noise: Tensor,
+    temperature,
+    degenerate: Optional[Tensor] = None,
+    *,
+    negated: bool = False,
+    in_place: bool = False,
 ) -> Tensor:
     """
     ``(logits + noise) / temperature``. Where ``degenerate`` is set the logits are
     infinite (probabilities of 0 or 1): the result keeps them, and they are kept
     out of the arithmetic so that no ``inf - inf`` or ``0 * inf`` reaches the
     gradient of the temperature.
+
+    :param bool negated: ``noise`` holds the negated noise (``log E = -G``), which
+        saves a pass over it.
+    :param bool in_place: ``noise`` is a fresh buffer that may hold the result.
     """
+    if degenerate is None and in_place:
+        # Two passes over the noise buffer, and no new allocation.
+        if negated:
+            return noise.sub_(logits).div_(-temperature)
+        return noise.add_(logits).div_(temperature)
+    if negated:
+        noise = -noise
     if degenerate is None:
         return (logits + noise) / temperature
     scores = (
@@ -300,7 +317,8 @@ def validate_parameters(
     param = param.detach()
     if param.numel():
         if is_logits:
-            statistics["scale"] = param.abs().amax()
+            low, high = torch.aminmax(param)
+            statistics["scale"] = torch.maximum(low.abs(), high.abs())  # NaN propagates
         else:
             statistics["low"] = param.amin()
             statistics["high"] = param.amax()
