@@ -30,7 +30,7 @@ def uniform_noise(shape, dtype: torch.dtype, device) -> Tensor:
 
 
 def log_exponential_noise(shape, dtype: torch.dtype, device) -> Tensor:
-    """``log E`` for ``E ~ Exponential(1)``: negated standard Gumbel noise, finite for every draw."""
+    """``log E`` for ``E ~ Exponential(1)``: negated standard Gumbel noise, always finite."""
     return uniform_noise(shape, dtype, device).log_().neg_().log_()
 
 
