@@ -8,11 +8,27 @@ from torch.distributions.utils import lazy_property
 
 from pyro_concrete.distributions.util import (
     broadcast_temperature,
+    carried,
     check_param_tensor,
     compute_dtype,
     noisy_scores,
     validate_parameters,
 )
+
+
+def _check_sample_shape(value, batch_shape, event_shape):
+    """The shape checks of ``Distribution._validate_sample``."""
+    if value.shape[value.dim() - len(event_shape) :] != event_shape:
+        raise ValueError(
+            f"The right-most size of value must match event_shape: {value.size()} vs {event_shape}."
+        )
+    try:
+        torch.broadcast_shapes(value.shape, batch_shape + event_shape)
+    except RuntimeError:
+        raise ValueError(
+            f"Value is not broadcastable with batch_shape+event_shape: {value.size()} vs "
+            f"{batch_shape + event_shape}."
+        ) from None
 
 
 class ConcreteBase(TorchDistribution):
@@ -29,6 +45,8 @@ class ConcreteBase(TorchDistribution):
 
     _param_event_dim = 1
     _allow_degenerate_probs = False
+    #: kinds of carried records whose values lie in the support by construction
+    _trusted_kinds = ()
     #: attributes that ``expand`` copies as they are
     _expand_attributes = ()
 
@@ -110,6 +128,12 @@ class ConcreteBase(TorchDistribution):
         return noisy_scores(logits, noise, temperature, self._degenerate, **kwargs)
 
     def _validate_sample(self, value):
+        record = carried(value) if isinstance(value, torch.Tensor) else None
+        if record is not None and record.kind in self._trusted_kinds:
+            # A sample of the family lies in the support by construction (an
+            # in-place change would have invalidated the record): check its shape only.
+            _check_sample_shape(value, self.batch_shape, self.event_shape)
+            return
         # A value wider than the distribution (a float16 sample cast to float64)
         # is checked at the distribution's precision.
         if (

@@ -11,8 +11,8 @@ from torch.distributions.utils import lazy_property
 from pyro_concrete.constraints import concrete_unit_interval
 from pyro_concrete.distributions.base import ConcreteBase
 from pyro_concrete.distributions.util import (
+    BITS,
     LOGIT,
-    STRAIGHT_THROUGH,
     attach,
     carried,
     compute_dtype,
@@ -120,6 +120,7 @@ class RelaxedBernoulliConcrete(_BernoulliConcrete):
     arg_constraints = _BernoulliConcrete.arg_constraints
     support = concrete_unit_interval
     has_rsample = True
+    _trusted_kinds = (LOGIT,)
 
     def rsample(self, sample_shape=torch.Size()):
         logit = self._logit_scores(sample_shape)
@@ -196,6 +197,7 @@ class RelaxedBernoulliConcreteStraightThrough(_BernoulliConcrete):
     arg_constraints = _BernoulliConcrete.arg_constraints
     support = constraints.boolean
     has_rsample = True
+    _trusted_kinds = (BITS,)
     has_enumerate_support = True
     _allow_degenerate_probs = True
     _expand_attributes = ("estimator", "rao_samples")
@@ -232,7 +234,7 @@ class RelaxedBernoulliConcreteStraightThrough(_BernoulliConcrete):
             value = straight_through_binary(positive, surrogate.to(self.dtype))
         else:
             value = reinmax_binary(positive, self._compute_logits, self._temperature).to(self.dtype)
-        return attach(value, STRAIGHT_THROUGH)
+        return attach(value, BITS)
 
     def log_prob(self, value):
         if self._validate_args:

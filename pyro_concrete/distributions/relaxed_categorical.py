@@ -13,7 +13,7 @@ from pyro_concrete.distributions.base import ConcreteBase
 from pyro_concrete.distributions.util import (
     EXACT,
     LOG,
-    STRAIGHT_THROUGH,
+    ONE_HOT,
     attach,
     carried,
     compute_dtype,
@@ -162,11 +162,12 @@ class ExpRelaxedCategoricalConcrete(_CategoricalConcrete):
     arg_constraints = _CategoricalConcrete.arg_constraints
     support = log_simplex
     has_rsample = True
+    _trusted_kinds = (EXACT,)
 
     def rsample(self, sample_shape=torch.Size()):
         log_value = self._scores(sample_shape).log_softmax(-1)
         if log_value.dtype == self.dtype:
-            return log_value
+            return attach(log_value, EXACT)
         return attach(to_caller_dtype(log_value, self.dtype), EXACT, log_value)
 
     def log_prob(self, value):
@@ -240,6 +241,7 @@ class RelaxedCategoricalConcrete(_CategoricalConcrete):
     arg_constraints = _CategoricalConcrete.arg_constraints
     support = concrete_simplex
     has_rsample = True
+    _trusted_kinds = (LOG,)
 
     def rsample(self, sample_shape=torch.Size()):
         log_value = self._scores(sample_shape).log_softmax(-1)
@@ -316,6 +318,7 @@ class RelaxedCategoricalConcreteStraightThrough(_CategoricalConcrete):
     arg_constraints = _CategoricalConcrete.arg_constraints
     support = constraints.one_hot
     has_rsample = True
+    _trusted_kinds = (ONE_HOT,)
     has_enumerate_support = True
     _allow_degenerate_probs = True
     _expand_attributes = ("estimator", "rao_samples")
@@ -353,7 +356,7 @@ class RelaxedCategoricalConcreteStraightThrough(_CategoricalConcrete):
             value = straight_through_one_hot(index, surrogate.to(self.dtype))
         else:
             value = reinmax_one_hot(index, self._compute_logits, self._temperature).to(self.dtype)
-        return attach(value, STRAIGHT_THROUGH)
+        return attach(value, ONE_HOT)
 
     def log_prob(self, value):
         if self._validate_args:

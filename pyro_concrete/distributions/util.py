@@ -92,10 +92,13 @@ _CARRY_ATTRIBUTE = "_pyro_concrete_carry"
 LOG = "log"
 #: ``x == sigmoid(t)``: the logit of a point of the unit interval.
 LOGIT = "logit"
-#: ``x == t`` rounded: the value in its compute dtype (half-precision samples).
+#: ``x == t`` rounded: the value in its compute dtype (half-precision samples), or
+#: no tensor when the value is exact.
 EXACT = "exact"
-#: a straight-through (one-hot or 0/1) sample; carries no tensor.
-STRAIGHT_THROUGH = "straight_through"
+#: a straight-through one-hot sample; carries no tensor.
+ONE_HOT = "one_hot"
+#: a straight-through 0/1 sample; carries no tensor.
+BITS = "bits"
 
 
 class _Carry(NamedTuple):
@@ -128,7 +131,7 @@ def carried(value: Tensor) -> Optional[_Carry]:
 
 
 def reject_straight_through(record: Optional[_Carry], name: str) -> None:
-    if record is not None and record.kind == STRAIGHT_THROUGH:
+    if record is not None and record.kind in (ONE_HOT, BITS):
         raise ValueError(
             f"{name} received a straight-through sample: a relaxed density is "
             "zero or infinite at the discrete points that straight-through distributions "
@@ -201,7 +204,7 @@ def exact_value(value: Tensor, record: Optional[_Carry], dtype: torch.dtype) -> 
     coordinates of zeros) taken to be the log of the smallest positive number of
     ``dtype``, as :func:`floored_log` does.
     """
-    if record is not None and record.kind == EXACT:
+    if record is not None and record.kind == EXACT and record.tensor is not None:
         return record.tensor.to(dtype)
     finfo = torch.finfo(dtype)
     log_smallest = math.log(finfo.tiny * finfo.eps)

@@ -110,7 +110,7 @@ class LogAdditiveLogisticTransform(_AdditiveLogisticBase):
     def _call(self, z):
         y = _padded_log_softmax(z)
         if y.dtype == z.dtype:
-            return y
+            return attach(y, EXACT)
         return attach(to_caller_dtype(y, z.dtype), EXACT, y)
 
     def _inverse(self, y):

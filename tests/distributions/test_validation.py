@@ -223,3 +223,16 @@ def test_overflowing_temperature_is_a_clear_error():
     # float64 has the range for it.
     d = RelaxedCategoricalConcrete(torch.tensor(1e-36), logits=torch.randn(3) * 1e4)
     assert torch.isfinite(d.log_prob(d.rsample()))
+
+
+def test_samples_of_another_kind_are_checked():
+    """Trusting our own samples' support is per kind: other values are still checked."""
+    bits = RelaxedBernoulliConcreteStraightThrough(0.5, probs=torch.ones(4, 3)).sample()  # all ones
+    categorical = RelaxedCategoricalConcreteStraightThrough(0.5, logits=torch.zeros(3))
+    with pytest.raises(ValueError, match="value"):
+        categorical.log_prob(bits)
+    relaxed = RelaxedCategoricalConcrete(0.5, logits=torch.zeros(3)).sample((4,))
+    with pytest.raises(ValueError, match="value"):
+        ExpRelaxedCategoricalConcrete(0.5, logits=torch.zeros(3)).log_prob(relaxed)
+    with pytest.raises(ValueError, match="event_shape"):
+        RelaxedCategoricalConcrete(0.5, logits=torch.zeros(4)).log_prob(relaxed)
