@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 
 import torch
+from pyro.distributions.score_parts import ScoreParts
 from pyro.distributions.torch_distribution import TorchDistribution
 from torch.distributions import Distribution
 from torch.distributions.utils import lazy_property
@@ -143,6 +144,18 @@ class ConcreteBase(TorchDistribution):
         ):
             value = value.to(self.dtype)
         super()._validate_sample(value)
+
+    def score_parts(self, x, *args, **kwargs):
+        if not self.support.is_discrete:
+            return super().score_parts(x, *args, **kwargs)
+        log_prob = self.log_prob(x, *args, **kwargs)
+        record = carried(x)
+        if record is not None and record.kind in self._trusted_kinds:
+            return ScoreParts(log_prob=log_prob, score_function=0, entropy_term=log_prob)
+        # A value this straight-through distribution did not draw -- the support
+        # enumerated by TraceEnum_ELBO -- has no reparameterised path: it is scored
+        # as a discrete site, so that enumeration weights it by its probability.
+        return ScoreParts(log_prob=log_prob, score_function=log_prob, entropy_term=0)
 
     @property
     def _param(self):

@@ -202,6 +202,24 @@ def test_enumerating_a_straight_through_site():
     torch.testing.assert_close(torch.tensor(-loss), exact_log_joint().logsumexp(-1))
 
 
+def test_enumerating_a_straight_through_site_in_the_guide():
+    """
+    TraceEnum_ELBO weights the guide's enumerated values by their probabilities
+    through the score-function part: the ELBO is the exact discrete ELBO.
+    """
+    logits = torch.tensor([0.3, -0.2, 1.0, 0.1])
+
+    def guide():
+        q_logits = pyro.param("logits", logits)
+        q = dist.RelaxedCategoricalConcreteStraightThrough(0.5, logits=q_logits)
+        pyro.sample("z", q, infer={"enumerate": "parallel"})
+
+    q = logits.softmax(-1)
+    exact_elbo = (q * (exact_log_joint() - q.log())).sum()
+    loss = TraceEnum_ELBO(max_plate_nesting=1).loss(mixture_model, guide)
+    torch.testing.assert_close(torch.tensor(-loss), exact_elbo)
+
+
 @pytest.mark.parametrize("name", list(MODELS))
 def test_predictive(name):
     model, guide = MODELS[name]
