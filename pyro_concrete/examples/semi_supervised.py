@@ -57,6 +57,7 @@ from torch import nn
 from torch.nn.functional import one_hot
 
 from pyro_concrete import RelaxedCategoricalConcreteStraightThrough
+from pyro_concrete.examples.data import load_labelled_digits
 
 __all__ = ["ESTIMATORS", "Digits", "SemiSupervisedVAE", "accuracy", "load_digits", "train"]
 
@@ -226,41 +227,35 @@ class Digits(NamedTuple):
         return self.labelled_ys.shape[-1]
 
 
-def load_digits(num_labelled=100, num_test=297, seed=0, dtype=None):
+def load_digits(num_labelled=100, seed=0, dtype=None):
     """
-    scikit-learn's 1797 handwritten 8x8 digits (bundled, no download), pixels
-    binarised at half intensity (> 7 of 16), shuffled and split. The labelled
-    images hold the same number of each class (to within one).
+    scikit-learn's 1797 handwritten 8x8 digits (bundled, no download), binarised
+    and split into training and test images as the VAE example splits them
+    (:func:`~pyro_concrete.examples.data.load_labelled_digits`); ``num_labelled``
+    of the training images keep their class, the same number of each class (to
+    within one), chosen at random with ``seed``.
 
     :param int num_labelled: number of labelled training images.
-    :param int num_test: number of test images.
-    :param int seed: seed of the shuffle.
+    :param int seed: seed of the choice of labelled images.
     :param torch.dtype dtype: dtype of the returned tensors (default: torch's default).
     :rtype: Digits
     """
-    from sklearn.datasets import load_digits as sklearn_load_digits
-
-    images, labels = sklearn_load_digits(return_X_y=True)
     dtype = torch.get_default_dtype() if dtype is None else dtype
-    xs = torch.as_tensor(images > 7, dtype=dtype)
-    labels = torch.as_tensor(labels)
+    xs, labels, test_xs, test_labels = load_labelled_digits(dtype)
     num_classes = int(labels.max()) + 1
-    if not 0 < num_labelled <= len(xs) - num_test:
-        raise ValueError(
-            f"num_labelled must be in [1, {len(xs) - num_test}] with num_test={num_test}, "
-            f"got {num_labelled}"
-        )
+    if not 0 < num_labelled <= len(xs):
+        raise ValueError(f"num_labelled must be in [1, {len(xs)}], got {num_labelled}")
     order = torch.randperm(len(xs), generator=torch.Generator().manual_seed(seed))
-    test, train_order = order[:num_test], order[num_test:]
     # Round-robin over the classes, so that few labels still cover all of them.
-    rank_in_class = torch.empty_like(train_order)
+    rank_in_class = torch.empty_like(order)
     for label in range(num_classes):
-        members = (labels[train_order] == label).nonzero().squeeze(-1)
+        members = (labels[order] == label).nonzero().squeeze(-1)
         rank_in_class[members] = torch.arange(len(members))
-    train_order = train_order[torch.argsort(rank_in_class * num_classes + labels[train_order])]
-    labelled, unlabelled = train_order[:num_labelled], train_order[num_labelled:]
+    order = order[torch.argsort(rank_in_class * num_classes + labels[order])]
+    labelled, unlabelled = order[:num_labelled], order[num_labelled:]
     ys = one_hot(labels, num_classes).to(dtype)
-    return Digits(xs[labelled], ys[labelled], xs[unlabelled], xs[test], ys[test])
+    test_ys = one_hot(test_labels, num_classes).to(dtype)
+    return Digits(xs[labelled], ys[labelled], xs[unlabelled], test_xs, test_ys)
 
 
 def train(vae, data, num_steps, batch_size=100, learning_rate=1e-3):

@@ -146,9 +146,9 @@ def test_training_on_digits(estimator):
 
 
 def test_load_digits():
-    data = load_digits(num_labelled=30, num_test=100, seed=2)
+    data = load_digits(num_labelled=30, seed=2)
     assert data.input_size == 64 and data.num_classes == 10
-    assert len(data.labelled_xs) == 30 and len(data.test_xs) == 100
+    assert len(data.labelled_xs) == 30 and len(data.test_xs) == 297
     assert len(data.labelled_xs) + len(data.unlabelled_xs) + len(data.test_xs) == 1797
     assert (data.labelled_ys.sum(0) == 3).all()
     for xs in (data.labelled_xs, data.unlabelled_xs, data.test_xs):
