@@ -10,7 +10,15 @@ its KL divergences with :func:`torch.distributions.register_kl`, and the
 bijections of its own constraints with ``biject_to`` and ``transform_to``.
 """
 
-from pyro_concrete import constraints, distributions, estimators, functional, schedules, transforms
+from pyro_concrete import (
+    constraints,
+    distributions,
+    estimators,
+    functional,
+    infer,
+    schedules,
+    transforms,
+)
 from pyro_concrete.distributions import (
     ExpRelaxedCategoricalConcrete,
     RelaxedBernoulliConcrete,
@@ -34,6 +42,7 @@ __all__ = [
     "distributions",
     "estimators",
     "functional",
+    "infer",
     "schedules",
     "transforms",
 ]

@@ -7,6 +7,9 @@ import torch
 
 import pyro_concrete  # noqa: F401  (registers the distributions)
 
+# pytest -n auto runs a worker per core: one thread each, not one per core each.
+torch.set_num_threads(1)
+
 
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
