@@ -15,6 +15,7 @@ from pyro_concrete.distributions.util import (
     noisy_scores,
     validate_parameters,
 )
+from pyro_concrete.estimators import check_estimator, check_reinmax_temperature
 
 
 def _check_sample_shape(value, batch_shape, event_shape):
@@ -145,18 +146,6 @@ class ConcreteBase(TorchDistribution):
             value = value.to(self.dtype)
         super()._validate_sample(value)
 
-    def score_parts(self, x, *args, **kwargs):
-        if not self.support.is_discrete:
-            return super().score_parts(x, *args, **kwargs)
-        log_prob = self.log_prob(x, *args, **kwargs)
-        record = carried(x)
-        if record is not None and record.kind in self._trusted_kinds:
-            return ScoreParts(log_prob=log_prob, score_function=0, entropy_term=log_prob)
-        # A value this straight-through distribution did not draw -- the support
-        # enumerated by TraceEnum_ELBO -- has no reparameterised path: it is scored
-        # as a discrete site, so that enumeration weights it by its probability.
-        return ScoreParts(log_prob=log_prob, score_function=log_prob, entropy_term=0)
-
     @property
     def _param(self):
         return self.__dict__.get("_given_logits", self.__dict__.get("_given_probs"))
@@ -187,3 +176,50 @@ class ConcreteBase(TorchDistribution):
         if not result_dtype.is_floating_point:
             result_dtype = self.dtype
         return result_dtype, compute_dtype(result_dtype)
+
+
+class StraightThroughMixin:
+    """
+    What the straight-through distributions share: exact discrete forward values
+    with the law of ``probs``, the gradient given by ``estimator``, zero
+    probabilities allowed, an enumerable support, and the discrete moments.
+    """
+
+    has_enumerate_support = True
+    _allow_degenerate_probs = True
+    _expand_attributes = ("estimator", "rao_samples")
+
+    def __init__(
+        self,
+        temperature,
+        probs=None,
+        logits=None,
+        *,
+        estimator="straight_through",
+        rao_samples=10,
+        validate_args=None,
+    ):
+        check_estimator(estimator, rao_samples)
+        super().__init__(temperature, probs, logits, validate_args=validate_args)
+        if estimator == "reinmax":
+            check_reinmax_temperature(self._temperature, self._validate_args)
+        self.estimator = estimator
+        self.rao_samples = rao_samples
+
+    @property
+    def mean(self):
+        return self.probs
+
+    @property
+    def variance(self):
+        return self.probs * (1 - self.probs)
+
+    def score_parts(self, x, *args, **kwargs):
+        log_prob = self.log_prob(x, *args, **kwargs)
+        record = carried(x)
+        if record is not None and record.kind in self._trusted_kinds:
+            return ScoreParts(log_prob=log_prob, score_function=0, entropy_term=log_prob)
+        # A value this straight-through distribution did not draw -- the support
+        # enumerated by TraceEnum_ELBO -- has no reparameterised path: it is scored
+        # as a discrete site, so that enumeration weights it by its probability.
+        return ScoreParts(log_prob=log_prob, score_function=log_prob, entropy_term=0)

@@ -9,7 +9,7 @@ from torch.distributions import constraints
 from torch.distributions.utils import lazy_property
 
 from pyro_concrete.constraints import concrete_unit_interval
-from pyro_concrete.distributions.base import ConcreteBase
+from pyro_concrete.distributions.base import ConcreteBase, StraightThroughMixin
 from pyro_concrete.distributions.util import (
     BITS,
     LOGIT,
@@ -22,12 +22,7 @@ from pyro_concrete.distributions.util import (
     reject_straight_through,
     to_caller_dtype,
 )
-from pyro_concrete.estimators import (
-    check_estimator,
-    check_reinmax_temperature,
-    conditional_logistic_noise,
-    reinmax_binary,
-)
+from pyro_concrete.estimators import conditional_logistic_noise, reinmax_binary
 from pyro_concrete.transforms.straight_through import straight_through_binary
 
 __all__ = ["RelaxedBernoulliConcrete", "RelaxedBernoulliConcreteStraightThrough"]
@@ -148,7 +143,7 @@ class RelaxedBernoulliConcrete(_BernoulliConcrete):
         return to_caller_dtype(log_density, result_dtype)
 
 
-class RelaxedBernoulliConcreteStraightThrough(_BernoulliConcrete):
+class RelaxedBernoulliConcreteStraightThrough(StraightThroughMixin, _BernoulliConcrete):
     r"""
     Straight-through binary Concrete: a ``Bernoulli(probs)`` variable whose samples
     carry the gradient of :class:`RelaxedBernoulliConcrete`.
@@ -198,26 +193,6 @@ class RelaxedBernoulliConcreteStraightThrough(_BernoulliConcrete):
     support = constraints.boolean
     has_rsample = True
     _trusted_kinds = (BITS,)
-    has_enumerate_support = True
-    _allow_degenerate_probs = True
-    _expand_attributes = ("estimator", "rao_samples")
-
-    def __init__(
-        self,
-        temperature,
-        probs=None,
-        logits=None,
-        *,
-        estimator="straight_through",
-        rao_samples=10,
-        validate_args=None,
-    ):
-        check_estimator(estimator, rao_samples)
-        super().__init__(temperature, probs, logits, validate_args=validate_args)
-        if estimator == "reinmax":
-            check_reinmax_temperature(self._temperature, self._validate_args)
-        self.estimator = estimator
-        self.rao_samples = rao_samples
 
     def rsample(self, sample_shape=torch.Size()):
         logit = self._logit_scores(sample_shape)
@@ -259,16 +234,8 @@ class RelaxedBernoulliConcreteStraightThrough(_BernoulliConcrete):
         return to_caller_dtype(log_p, self.dtype), to_caller_dtype(log_q, self.dtype)
 
     @property
-    def mean(self):
-        return self.probs
-
-    @property
     def mode(self):
         return (self.probs > 0.5).to(self.dtype)
-
-    @property
-    def variance(self):
-        return self.probs * (1 - self.probs)
 
     def entropy(self):
         log_p, log_q = self._finite_log_probs

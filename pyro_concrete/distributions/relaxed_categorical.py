@@ -9,7 +9,7 @@ from torch.distributions import constraints
 from torch.distributions.utils import lazy_property
 
 from pyro_concrete.constraints import concrete_simplex, log_simplex
-from pyro_concrete.distributions.base import ConcreteBase
+from pyro_concrete.distributions.base import ConcreteBase, StraightThroughMixin
 from pyro_concrete.distributions.util import (
     EXACT,
     LOG,
@@ -24,12 +24,7 @@ from pyro_concrete.distributions.util import (
     reject_straight_through,
     to_caller_dtype,
 )
-from pyro_concrete.estimators import (
-    check_estimator,
-    check_reinmax_temperature,
-    conditional_gumbel_noise,
-    reinmax_one_hot,
-)
+from pyro_concrete.estimators import conditional_gumbel_noise, reinmax_one_hot
 from pyro_concrete.transforms.straight_through import (
     StraightThroughTransform,
     straight_through_one_hot,
@@ -257,7 +252,7 @@ class RelaxedCategoricalConcrete(_CategoricalConcrete):
         return to_caller_dtype(self._log_density(log_value) - log_value.sum(-1), result_dtype)
 
 
-class RelaxedCategoricalConcreteStraightThrough(_CategoricalConcrete):
+class RelaxedCategoricalConcreteStraightThrough(StraightThroughMixin, _CategoricalConcrete):
     r"""
     Straight-through Gumbel-Softmax [1]: a ``OneHotCategorical(probs)`` variable
     whose samples carry the gradient of a Concrete relaxation.
@@ -319,27 +314,7 @@ class RelaxedCategoricalConcreteStraightThrough(_CategoricalConcrete):
     support = constraints.one_hot
     has_rsample = True
     _trusted_kinds = (ONE_HOT,)
-    has_enumerate_support = True
-    _allow_degenerate_probs = True
-    _expand_attributes = ("estimator", "rao_samples")
     transform = StraightThroughTransform()
-
-    def __init__(
-        self,
-        temperature,
-        probs=None,
-        logits=None,
-        *,
-        estimator="straight_through",
-        rao_samples=10,
-        validate_args=None,
-    ):
-        check_estimator(estimator, rao_samples)
-        super().__init__(temperature, probs, logits, validate_args=validate_args)
-        if estimator == "reinmax":
-            check_reinmax_temperature(self._temperature, self._validate_args)
-        self.estimator = estimator
-        self.rao_samples = rao_samples
 
     def rsample(self, sample_shape=torch.Size()):
         scores = self._scores(sample_shape)
@@ -373,16 +348,8 @@ class RelaxedCategoricalConcreteStraightThrough(_CategoricalConcrete):
         return self.logits.masked_fill(self.probs == 0, 0.0)
 
     @property
-    def mean(self):
-        return self.probs
-
-    @property
     def mode(self):
         return torch.zeros_like(self.probs).scatter_(-1, self.probs.argmax(-1, keepdim=True), 1)
-
-    @property
-    def variance(self):
-        return self.probs * (1 - self.probs)
 
     def entropy(self):
         return -(self.probs * self._finite_logits).sum(-1)
