@@ -111,28 +111,40 @@ class CategoricalVAE(nn.Module):
 
 def vae_steps(config, device):
     """
-    One SVI step of the VAE with ``Trace_ELBO`` and Pyro's Adam, and one step of
-    the hand-written loss with ``torch.optim.Adam``, for two copies of the same
-    networks.
+    Steps of the VAE for three copies of the same networks: ``SVI`` with
+    ``Trace_ELBO`` and Pyro's Adam (one ``torch.optim.Adam`` per parameter);
+    ``Trace_ELBO().differentiable_loss`` with one ``torch.optim.Adam`` (Pyro's
+    pattern for PyTorch optimisers, used by ``pyro_concrete.examples.vae``); and the
+    hand-written loss with one ``torch.optim.Adam``.
 
-    :returns: ``(pyro_step, torch_step)``.
+    :returns: ``(svi_step, elbo_step, torch_step)``.
     """
     pyro.clear_param_store()
     xs = _images(config.batch, config.pixels, device)
-    in_pyro = CategoricalVAE(config).to(device)
+    in_svi = CategoricalVAE(config).to(device)
+    with_elbo = CategoricalVAE(config).to(device)
     by_hand = CategoricalVAE(config).to(device)
-    by_hand.load_state_dict(in_pyro.state_dict())
-    svi = SVI(in_pyro.model, in_pyro.guide, Adam({"lr": config.learning_rate}), Trace_ELBO())
-    optimizer = torch.optim.Adam(by_hand.parameters(), lr=config.learning_rate)
+    with_elbo.load_state_dict(in_svi.state_dict())
+    by_hand.load_state_dict(in_svi.state_dict())
+    svi = SVI(in_svi.model, in_svi.guide, Adam({"lr": config.learning_rate}), Trace_ELBO())
+    elbo = Trace_ELBO()
 
-    def torch_step():
-        optimizer.zero_grad()
-        loss = by_hand.loss(xs)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
+    def torch_optimizer_step(module, loss_fn):
+        optimizer = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
 
-    return lambda: svi.step(xs), torch_step
+        def step():
+            optimizer.zero_grad()
+            loss = loss_fn(xs)
+            loss.backward()
+            optimizer.step()
+            return loss.item()
+
+        return step
+
+    elbo_step = torch_optimizer_step(
+        with_elbo, lambda xs: elbo.differentiable_loss(with_elbo.model, with_elbo.guide, xs)
+    )
+    return lambda: svi.step(xs), elbo_step, torch_optimizer_step(by_hand, by_hand.loss)
 
 
 def semi_supervised_steps(config, num_classes, device):

@@ -43,7 +43,7 @@ from numbers import Integral
 import torch
 import torch.nn.functional as F
 
-from pyro_concrete.distributions.util import log_exponential_noise, uniform_noise
+from pyro_concrete.distributions.util import log_exponential_noise, softmax, uniform_noise
 
 __all__ = [
     "ESTIMATORS",
@@ -152,8 +152,8 @@ class _ReinMaxOneHot(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         one_hot, logits = ctx.saved_tensors
-        probs = logits.softmax(-1)
-        shifted_probs = 0.5 * ((logits / ctx.temperature).softmax(-1) + one_hot)
+        probs = softmax(logits)
+        shifted_probs = 0.5 * (softmax(logits / ctx.temperature) + one_hot)
         grad_logits = 2 * _softmax_vjp(shifted_probs, grad) - 0.5 * _softmax_vjp(probs, grad)
         return None, grad_logits, None
 

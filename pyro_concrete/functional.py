@@ -19,10 +19,12 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from pyro_concrete.distributions.util import (
+    argmax,
     compute_dtype,
     log_exponential_noise,
     logistic_noise,
     noisy_scores,
+    softmax,
 )
 from pyro_concrete.estimators import (
     check_estimator,
@@ -129,16 +131,16 @@ def gumbel_softmax(
     noise = log_exponential_noise(logits.shape, logits.dtype, logits.device)
     scores = noisy_scores(logits, noise, temperature, degenerate, negated=True, in_place=True)
     if not hard:
-        return scores.softmax(-1).to(dtype).movedim(-1, dim)
-    index = scores.argmax(-1, keepdim=True)
+        return softmax(scores).to(dtype).movedim(-1, dim)
+    index = argmax(scores)
     if not (torch.is_grad_enabled() and scores.requires_grad):
         value = torch.zeros_like(scores).scatter_(-1, index, 1)
     elif estimator == "straight_through":
-        value = straight_through_one_hot(index, scores.softmax(-1))
+        value = straight_through_one_hot(index, softmax(scores))
     elif estimator == "gumbel_rao":
         noise = conditional_gumbel_noise(logits.detach(), index, rao_samples)
         value = straight_through_one_hot(
-            index, noisy_scores(logits, noise, temperature, degenerate).softmax(-1).mean(0)
+            index, softmax(noisy_scores(logits, noise, temperature, degenerate)).mean(0)
         )
     else:
         value = reinmax_one_hot(index, logits, temperature)

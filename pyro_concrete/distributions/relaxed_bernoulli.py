@@ -229,8 +229,9 @@ class RelaxedBernoulliConcreteStraightThrough(StraightThroughMixin, _BernoulliCo
         logits = self._compute_logits
         log_p = -F.softplus(-logits)
         log_q = -F.softplus(logits)
-        log_p = log_p.masked_fill(torch.isinf(log_p), 0.0)
-        log_q = log_q.masked_fill(torch.isinf(log_q), 0.0)
+        if self._degenerate is not None:
+            log_p = log_p.masked_fill(torch.isinf(log_p), 0.0)
+            log_q = log_q.masked_fill(torch.isinf(log_q), 0.0)
         return to_caller_dtype(log_p, self.dtype), to_caller_dtype(log_q, self.dtype)
 
     @property

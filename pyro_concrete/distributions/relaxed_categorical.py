@@ -14,6 +14,7 @@ from pyro_concrete.distributions.util import (
     EXACT,
     LOG,
     ONE_HOT,
+    argmax,
     attach,
     carried,
     compute_dtype,
@@ -21,7 +22,9 @@ from pyro_concrete.distributions.util import (
     log_exponential_noise,
     log_of_probs,
     log_simplex_coordinates,
+    log_softmax,
     reject_straight_through,
+    softmax,
     to_caller_dtype,
 )
 from pyro_concrete.estimators import conditional_gumbel_noise, reinmax_one_hot
@@ -75,7 +78,7 @@ class _CategoricalConcrete(ConcreteBase):
         if "_given_probs" in self.__dict__:
             probs = self._given_probs
             return probs / probs.sum(-1, keepdim=True)
-        return self._compute_logits.softmax(-1).to(self.dtype)
+        return softmax(self._compute_logits).to(self.dtype)
 
     def _scores(self, sample_shape):
         """``(logits + Gumbel noise) / temperature`` in the compute dtype."""
@@ -160,7 +163,7 @@ class ExpRelaxedCategoricalConcrete(_CategoricalConcrete):
     _trusted_kinds = (EXACT,)
 
     def rsample(self, sample_shape=torch.Size()):
-        log_value = self._scores(sample_shape).log_softmax(-1)
+        log_value = log_softmax(self._scores(sample_shape))
         if log_value.dtype == self.dtype:
             return attach(log_value, EXACT)
         return attach(to_caller_dtype(log_value, self.dtype), EXACT, log_value)
@@ -239,7 +242,7 @@ class RelaxedCategoricalConcrete(_CategoricalConcrete):
     _trusted_kinds = (LOG,)
 
     def rsample(self, sample_shape=torch.Size()):
-        log_value = self._scores(sample_shape).log_softmax(-1)
+        log_value = log_softmax(self._scores(sample_shape))
         return attach(log_value.exp().to(self.dtype), LOG, log_value)
 
     def log_prob(self, value):
@@ -318,16 +321,16 @@ class RelaxedCategoricalConcreteStraightThrough(StraightThroughMixin, _Categoric
 
     def rsample(self, sample_shape=torch.Size()):
         scores = self._scores(sample_shape)
-        index = scores.argmax(-1, keepdim=True)
+        index = argmax(scores)
         if not (torch.is_grad_enabled() and scores.requires_grad):
             value = torch.zeros(scores.shape, dtype=self.dtype, device=scores.device).scatter_(
                 -1, index, 1
             )
         elif self.estimator == "straight_through":
-            value = self.transform(scores.softmax(-1).to(self.dtype))
+            value = self.transform(softmax(scores).to(self.dtype))
         elif self.estimator == "gumbel_rao":
             noise = conditional_gumbel_noise(self._compute_logits.detach(), index, self.rao_samples)
-            surrogate = self._noisy_scores(noise).softmax(-1).mean(0)
+            surrogate = softmax(self._noisy_scores(noise)).mean(0)
             value = straight_through_one_hot(index, surrogate.to(self.dtype))
         else:
             value = reinmax_one_hot(index, self._compute_logits, self._temperature).to(self.dtype)
@@ -345,11 +348,13 @@ class RelaxedCategoricalConcreteStraightThrough(StraightThroughMixin, _Categoric
     @lazy_property
     def _finite_logits(self):
         # 0 * log(0) must be 0, with no NaN in the gradient through the value.
-        return self.logits.masked_fill(self.probs == 0, 0.0)
+        if self._degenerate is None:
+            return self.logits
+        return self.logits.masked_fill(self._degenerate, 0.0)
 
     @property
     def mode(self):
-        return torch.zeros_like(self.probs).scatter_(-1, self.probs.argmax(-1, keepdim=True), 1)
+        return torch.zeros_like(self.probs).scatter_(-1, argmax(self.probs), 1)
 
     def entropy(self):
         return -(self.probs * self._finite_logits).sum(-1)

@@ -39,6 +39,31 @@ def logistic_noise(shape, dtype: torch.dtype, device) -> Tensor:
     return uniform_noise(shape, dtype, device).logit_()
 
 
+def log_softmax(scores: Tensor) -> Tensor:
+    """``log_softmax`` over the last dimension, quickly for every size."""
+    # torch's CPU kernel is several times slower below 16 categories than these
+    # elementwise passes. The maximum is subtracted first, as in the kernel, so that
+    # the result is as accurate (``scores - logsumexp(scores)`` is not: it rounds at
+    # the magnitude of the scores); it cancels, so it needs no gradient.
+    if scores.device.type == "cpu" and scores.shape[-1] < 16:
+        shifted = scores - scores.detach().amax(-1, keepdim=True)
+        return shifted - shifted.exp().sum(-1, keepdim=True).log()
+    return scores.log_softmax(-1)
+
+
+def softmax(scores: Tensor) -> Tensor:
+    """``softmax`` over the last dimension, quickly for every size."""
+    if scores.device.type == "cpu" and scores.shape[-1] < 16:
+        return log_softmax(scores).exp()
+    return scores.softmax(-1)
+
+
+def argmax(scores: Tensor) -> Tensor:
+    """Indices of the largest entries along the last dimension, with a kept dimension."""
+    # On the CPU, max's indices come 1.5-2 times faster than argmax.
+    return scores.max(-1, keepdim=True).indices
+
+
 def noisy_scores(
     logits: Tensor,
     noise: Tensor,

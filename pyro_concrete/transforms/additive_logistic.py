@@ -15,6 +15,7 @@ from pyro_concrete.distributions.util import (
     compute_dtype,
     exact_value,
     log_simplex_coordinates,
+    log_softmax,
     logit_coordinate,
     to_caller_dtype,
 )
@@ -28,7 +29,7 @@ __all__ = [
 
 def _padded_log_softmax(z):
     z = z.to(compute_dtype(z.dtype))
-    return F.pad(z, (0, 1)).log_softmax(-1)
+    return log_softmax(F.pad(z, (0, 1)))
 
 
 class _AdditiveLogisticBase(Transform):

@@ -5,6 +5,8 @@ import torch
 from torch.distributions import constraints
 from torch.distributions.transforms import Transform
 
+from pyro_concrete.distributions.util import argmax
+
 __all__ = ["StraightThroughTransform", "straight_through_binary", "straight_through_one_hot"]
 
 
@@ -88,7 +90,7 @@ class StraightThroughTransform(Transform):
         return isinstance(other, StraightThroughTransform)
 
     def _call(self, x):
-        return straight_through_one_hot(x.argmax(-1, keepdim=True), x)
+        return straight_through_one_hot(argmax(x), x)
 
     def _inverse(self, y):
         return y
