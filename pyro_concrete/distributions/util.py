@@ -310,10 +310,10 @@ def broadcast_temperature(
     try:
         batch_shape = torch.broadcast_shapes(param_batch_shape, temperature.shape)
     except RuntimeError:
-        name = "logits/probs"
         raise ValueError(
             f"temperature of shape {tuple(temperature.shape)} is not broadcastable with the "
-            f"batch shape {tuple(param_batch_shape)} of {name} of shape {tuple(param.shape)}. "
+            f"batch shape {tuple(param_batch_shape)} of the probs/logits of shape "
+            f"{tuple(param.shape)}. "
             "The temperature broadcasts with the batch shape, not with the category "
             "dimension: for logits of shape (B, K) a per-row temperature has shape (B,)."
         ) from None
@@ -382,7 +382,7 @@ def validate_parameters(
             )
     if "low" in values:
         low, high = values["low"], values["high"]
-        if math.isnan(low) or math.isnan(high) or not math.isfinite(high):
+        if math.isnan(low) or not math.isfinite(high):
             raise ValueError("probs must be finite, got NaN or infinite entries.")
         if low < 0 or (binary and high > 1):
             bounds = "lie in [0, 1]" if binary else "be non-negative"
