@@ -32,11 +32,14 @@ def simplex_tolerance(dtype: torch.dtype, size: int) -> float:
     most ``eps``; accumulating ``size`` terms (in float32 for half precision, as
     torch does) adds an error that grows with ``size`` -- measured below
     ``size * eps / 1000`` for torch's reductions, bounded here by ``size * eps / 8``.
+    A value computed in float32 and cast to float64 keeps float32's rounding, so
+    wider dtypes get float32's tolerance (torch's own simplex check uses ``1e-6``).
     """
     if not dtype.is_floating_point:
         dtype = torch.get_default_dtype()
-    accumulate = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-    return 8 * torch.finfo(dtype).eps + size * torch.finfo(accumulate).eps / 8
+    eps = max(torch.finfo(dtype).eps, torch.finfo(torch.float32).eps)
+    accumulate_eps = min(eps, torch.finfo(torch.float32).eps)
+    return 8 * eps + size * accumulate_eps / 8
 
 
 class _ConcreteSimplex(constraints._Simplex):

@@ -23,19 +23,10 @@ Temperatures from the literature:
 """
 
 import math
-from numbers import Integral, Real
+
+from pyro_concrete.checks import check_integer, check_nonnegative_number, check_positive_number
 
 __all__ = ["ConstantTemperature", "CosineDecay", "ExponentialDecay", "LinearDecay"]
-
-
-def _check_positive(name, value):
-    if not isinstance(value, Real) or isinstance(value, bool) or not (0 < value < math.inf):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
-
-
-def _check_step(step):
-    if not isinstance(step, Integral) or isinstance(step, bool) or step < 0:
-        raise ValueError(f"step must be a non-negative integer, got {step!r}.")
 
 
 class ConstantTemperature:
@@ -46,11 +37,10 @@ class ConstantTemperature:
     """
 
     def __init__(self, temperature: float):
-        _check_positive("temperature", temperature)
-        self.temperature = float(temperature)
+        self.temperature = check_positive_number("temperature", temperature)
 
     def __call__(self, step: int) -> float:
-        _check_step(step)
+        check_integer("step", step, minimum=0)
         return self.temperature
 
     def __repr__(self):
@@ -78,21 +68,13 @@ class ExponentialDecay:
     def __init__(
         self, initial: float = 1.0, rate: float = 3e-5, minimum: float = 0.5, every: int = 1000
     ):
-        _check_positive("initial", initial)
-        _check_positive("minimum", minimum)
-        if not isinstance(rate, Real) or not (0 <= rate < math.inf):
-            raise ValueError(f"rate must be a non-negative finite number, got {rate!r}.")
-        if not isinstance(every, Integral) or every < 1:
-            raise ValueError(f"every must be a positive integer, got {every!r}.")
-        self.initial, self.rate, self.minimum, self.every = (
-            float(initial),
-            float(rate),
-            float(minimum),
-            int(every),
-        )
+        self.initial = check_positive_number("initial", initial)
+        self.rate = check_nonnegative_number("rate", rate)
+        self.minimum = check_positive_number("minimum", minimum)
+        self.every = check_integer("every", every, minimum=1)
 
     def __call__(self, step: int) -> float:
-        _check_step(step)
+        check_integer("step", step, minimum=0)
         updated_at = (step // self.every) * self.every
         return max(self.minimum, self.initial * math.exp(-self.rate * updated_at))
 
@@ -114,14 +96,12 @@ class LinearDecay:
     """
 
     def __init__(self, initial: float = 1.0, final: float = 0.5, steps: int = 10000):
-        _check_positive("initial", initial)
-        _check_positive("final", final)
-        if not isinstance(steps, Integral) or steps < 1:
-            raise ValueError(f"steps must be a positive integer, got {steps!r}.")
-        self.initial, self.final, self.steps = float(initial), float(final), int(steps)
+        self.initial = check_positive_number("initial", initial)
+        self.final = check_positive_number("final", final)
+        self.steps = check_integer("steps", steps, minimum=1)
 
     def _progress(self, step):
-        _check_step(step)
+        check_integer("step", step, minimum=0)
         return min(step / self.steps, 1.0)
 
     def __call__(self, step: int) -> float:

@@ -80,15 +80,13 @@ def test_binary(estimator):
 
 
 def test_bad_input():
-    with pytest.raises(ValueError, match="temperature"):
+    with pytest.raises(ValueError, match="tau"):
         gumbel_softmax(torch.randn(3), 0.0)
     with pytest.raises(TypeError, match="logits"):
         gumbel_softmax([1.0, 2.0], 1.0)
     with pytest.raises(ValueError, match="estimator"):
         gumbel_softmax(torch.randn(3), 1.0, hard=True, estimator="nope")
-    with pytest.raises(ValueError, match="reinmax"):
-        gumbel_softmax(torch.randn(3), 0.5, hard=True, estimator="reinmax")
     with pytest.raises(ValueError, match="logits"):
         gumbel_softmax(torch.tensor([0.0, float("nan")]), 1.0)
-    with pytest.raises(ValueError, match="temperature"):
+    with pytest.raises(ValueError, match="tau"):
         binary_gumbel_softmax(torch.randn(3), torch.tensor([1.0, -1.0, 1.0]))

@@ -1,7 +1,7 @@
 # Copyright Contributors to the pyro-concrete project.
 # SPDX-License-Identifier: Apache-2.0
 
-import pyro.distributions
+import pyro.distributions as pyro_distributions
 
 from pyro_concrete.distributions import kl  # noqa: F401  (registers KL divergences)
 from pyro_concrete.distributions.relaxed_bernoulli import (
@@ -25,9 +25,9 @@ __all__ = [
 # Register our distributions as pyro.distributions.<Name>. Names only: a name
 # Pyro already defines is an error, never replaced.
 for _name in __all__:
-    _existing = getattr(pyro.distributions, _name, None)
+    _existing = getattr(pyro_distributions, _name, None)
     if _existing is None:
-        setattr(pyro.distributions, _name, globals()[_name])
+        setattr(pyro_distributions, _name, globals()[_name])
     elif _existing is not globals()[_name]:
         raise ImportError(
             f"pyro.distributions.{_name} already exists; pyro_concrete will not replace it."

@@ -7,15 +7,17 @@ from pyro.distributions.torch_distribution import TorchDistribution
 from torch.distributions import Distribution
 from torch.distributions.utils import lazy_property
 
-from pyro_concrete.distributions.util import (
+from pyro_concrete.checks import (
     broadcast_temperature,
-    carried,
-    check_param_tensor,
-    compute_dtype,
-    noisy_scores,
+    check_estimator,
+    check_probs_or_logits,
+    check_value_tensor,
     validate_parameters,
 )
-from pyro_concrete.estimators import check_estimator, check_reinmax_temperature
+from pyro_concrete.ops.carry import is_straight_through
+from pyro_concrete.ops.dtype import compute_dtype
+
+__all__ = ["ConcreteBase"]
 
 
 def _check_sample_shape(value, batch_shape, event_shape):
@@ -39,22 +41,22 @@ class ConcreteBase(TorchDistribution):
     ``(temperature, probs=None, logits=None, *, validate_args=None)``, a temperature
     (Python number or tensor) that broadcasts with the batch shape, ``expand``,
     and the dtypes: half-precision parameters are computed in float32 and results
-    returned in the parameters' dtype.
+    returned in the parameters' dtype; a temperature tensor is kept in float32 or
+    wider.
 
     Subclasses set ``_param_event_dim`` (1 for categorical parameters, 0 for
-    Bernoulli ones) and define ``_compute_logits``, ``logits`` and ``probs``.
+    Bernoulli ones) and define ``_unnormalized_logits``, ``logits`` and ``probs``.
     """
 
     _param_event_dim = 1
+    #: probabilities of 0 (or 1) and infinite logits are allowed
     _allow_degenerate_probs = False
-    #: kinds of carried records whose values lie in the support by construction
-    _trusted_kinds = ()
     #: attributes that ``expand`` copies as they are
     _expand_attributes = ()
 
     def __init__(self, temperature, probs=None, logits=None, *, validate_args=None):
         event_dim = self._param_event_dim
-        param, is_logits = check_param_tensor(probs, logits, event_dim)
+        param, is_logits = check_probs_or_logits(probs, logits, event_dim)
         temperature, param, batch_shape = broadcast_temperature(temperature, param, event_dim)
         # Validate here, with tolerances and messages of our own, not in the base class.
         super().__init__(batch_shape, param.shape[param.dim() - event_dim :], validate_args=False)
@@ -69,82 +71,44 @@ class ConcreteBase(TorchDistribution):
                 binary=event_dim == 0,
                 allow_degenerate=self._allow_degenerate_probs,
             )
-        self._temperature = temperature
         if isinstance(temperature, torch.Tensor):
             self.temperature = temperature
+            self._scalar_temperature = None
+        else:
+            self._scalar_temperature = temperature
         if is_logits:
             self._given_logits = param
         else:
             self._given_probs = param
 
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(type(self), _instance)
+    def _expand_into(self, new, batch_shape):
+        """Fills ``new`` (from ``_get_checked_instance``) with this distribution, expanded."""
         batch_shape = torch.Size(batch_shape)
         param_shape = batch_shape + self.event_shape
-        for name in (
-            "_given_logits",
-            "_given_probs",
-            "_compute_logits",
-            "logits",
-            "probs",
-            "_degenerate",
-        ):
+        for name in ("_given_logits", "_given_probs", "_unnormalized_logits", "logits", "probs"):
             value = self.__dict__.get(name)
             if value is not None:
                 new.__dict__[name] = value.expand(param_shape)
         for name in self._expand_attributes:
             setattr(new, name, getattr(self, name))
-        new._temperature = self._temperature
-        if isinstance(self._temperature, torch.Tensor):
-            new._temperature = new.temperature = self._temperature.expand(batch_shape)
+        new._scalar_temperature = self._scalar_temperature
+        if self._scalar_temperature is None:
+            new.temperature = self.temperature.expand(batch_shape)
         TorchDistribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
 
     def __repr__(self):
         given = "logits" if "_given_logits" in self.__dict__ else "probs"
+        temperature = self._scalar_temperature
         parts = []
-        for name, value in (("temperature", self._temperature), (given, self._param)):
+        for name, value in (("temperature", temperature), (given, self._param)):
+            if value is None:
+                value = self.temperature
             if isinstance(value, torch.Tensor):
                 value = f"shape {tuple(value.shape)}" if value.numel() != 1 else value.item()
             parts.append(f"{name}: {value}")
         return f"{type(self).__name__}({', '.join(parts)})"
-
-    @lazy_property
-    def _degenerate(self):
-        """
-        None, or where probs are 0 (or 1 for Bernoulli), which the straight-through
-        distributions allow: there the logits are infinite and are kept out of the
-        arithmetic (and the gradient) of sampling.
-        """
-        if not self._allow_degenerate_probs or "_given_probs" not in self.__dict__:
-            return None
-        probs = self._given_probs
-        degenerate = (probs == 0) | (probs == 1) if self._param_event_dim == 0 else probs == 0
-        return degenerate if bool(degenerate.any()) else None
-
-    def _noisy_scores(self, noise, **kwargs):
-        """``(logits + noise) / temperature`` in the compute dtype (see :func:`noisy_scores`)."""
-        logits = self._compute_logits
-        temperature = self._event_temperature(logits.dtype)
-        return noisy_scores(logits, noise, temperature, self._degenerate, **kwargs)
-
-    def _validate_sample(self, value):
-        record = carried(value) if isinstance(value, torch.Tensor) else None
-        if record is not None and record.kind in self._trusted_kinds:
-            # A sample of the family lies in the support by construction (an
-            # in-place change would have invalidated the record): check its shape only.
-            _check_sample_shape(value, self.batch_shape, self.event_shape)
-            return
-        # A value wider than the distribution (a float16 sample cast to float64)
-        # is checked at the distribution's precision.
-        if (
-            isinstance(value, torch.Tensor)
-            and value.is_floating_point()
-            and torch.finfo(value.dtype).eps < torch.finfo(self.dtype).eps
-        ):
-            value = value.to(self.dtype)
-        super()._validate_sample(value)
 
     @property
     def _param(self):
@@ -160,15 +124,52 @@ class ConcreteBase(TorchDistribution):
 
     @lazy_property
     def temperature(self):
-        """The temperature as a tensor of the batch shape."""
-        return self._param.new_tensor(self._temperature).expand(self.batch_shape)
+        """The temperature as a tensor of the batch shape (float32 or wider)."""
+        param = self._param
+        temperature = torch.tensor(
+            self._scalar_temperature, dtype=compute_dtype(param.dtype), device=param.device
+        )
+        return temperature.expand(self.batch_shape)
 
     def _event_temperature(self, dtype):
-        """The temperature, broadcastable against event-shaped tensors of ``dtype``."""
-        if isinstance(self._temperature, float):
-            return self._temperature
-        temperature = self._temperature.to(dtype)
+        """The temperature in ``dtype``, broadcastable against event-shaped tensors."""
+        if self._scalar_temperature is not None:
+            return self._scalar_temperature
+        temperature = self.temperature.to(dtype)
         return temperature.unsqueeze(-1) if self._param_event_dim else temperature
+
+    def _check_value(self, value):
+        """The checks every ``log_prob`` starts with."""
+        check_value_tensor(value, f"{type(self).__name__}.log_prob")
+        if self._validate_args:
+            self._validate_sample(value)
+
+    def _validate_sample(self, value):
+        # A value wider than the distribution (a float16 sample cast to float64)
+        # is checked at the distribution's precision.
+        if value.is_floating_point() and torch.finfo(value.dtype).eps < torch.finfo(self.dtype).eps:
+            value = value.to(self.dtype)
+        if not torch.compiler.is_compiling():
+            super()._validate_sample(value)
+            return
+        # Dynamo cannot branch on data: the support check becomes an assertion in
+        # the compiled graph, so that an invalid value still raises.
+        _check_sample_shape(value, self.batch_shape, self.event_shape)
+        torch._assert_async(
+            self.support.check(value).all(),
+            f"Expected value argument to be within the support ({self.support!r}) "
+            f"of the distribution {type(self).__name__}.",
+        )
+
+    def _reject_straight_through(self, value):
+        if is_straight_through(value):
+            raise ValueError(
+                f"{type(self).__name__}.log_prob received a straight-through sample: a "
+                "relaxed density is zero or infinite at the discrete points that "
+                "straight-through distributions return. Score it with a straight-through "
+                "distribution or with OneHotCategorical/Bernoulli (the discrete ELBO), or "
+                "draw it from a relaxed distribution (the relaxed ELBO)."
+            )
 
     def _result_dtypes(self, value):
         """The dtype ``log_prob(value)`` returns, and the dtype it computes in."""
@@ -199,10 +200,8 @@ class StraightThroughMixin:
         rao_samples=10,
         validate_args=None,
     ):
-        check_estimator(estimator, rao_samples)
+        check_estimator(estimator, rao_samples, temperature)
         super().__init__(temperature, probs, logits, validate_args=validate_args)
-        if estimator == "reinmax":
-            check_reinmax_temperature(self._temperature, self._validate_args)
         self.estimator = estimator
         self.rao_samples = rao_samples
 
@@ -216,10 +215,10 @@ class StraightThroughMixin:
 
     def score_parts(self, x, *args, **kwargs):
         log_prob = self.log_prob(x, *args, **kwargs)
-        record = carried(x)
-        if record is not None and record.kind in self._trusted_kinds:
+        if x.requires_grad:
+            # A sample that carries a pathwise (straight-through) gradient.
             return ScoreParts(log_prob=log_prob, score_function=0, entropy_term=log_prob)
-        # A value this straight-through distribution did not draw -- the support
-        # enumerated by TraceEnum_ELBO -- has no reparameterised path: it is scored
-        # as a discrete site, so that enumeration weights it by its probability.
+        # A value without one -- the support enumerated by TraceEnum_ELBO, or a
+        # sample drawn without gradient -- is scored as a discrete site, so that
+        # enumeration weights it by its probability and SVI uses the score function.
         return ScoreParts(log_prob=log_prob, score_function=log_prob, entropy_term=0)

@@ -45,6 +45,34 @@ def _kl_term(weight, log_a, log_b):
     return (weight * (log_a - log_b)).masked_fill(infinite, math.inf)
 
 
+def _given_probs(torch_dist):
+    """The ``probs`` a torch distribution was built from, or None if built from logits."""
+    probs = torch_dist.__dict__.get("probs")
+    return probs if torch_dist._param is probs else None
+
+
+def _exact_log_probs(q):
+    """
+    Normalised log-probabilities of a categorical ``q``, ``-inf`` where a probability
+    is exactly 0. torch's ``logits`` of a distribution built from ``probs`` clamp the
+    probabilities away from 0, which would make an infinite divergence finite.
+    """
+    if isinstance(q, RelaxedCategoricalConcreteStraightThrough):
+        return q.logits
+    probs = _given_probs(q._categorical)
+    return q.logits if probs is None else q.logits.masked_fill(probs == 0, -math.inf)
+
+
+def _exact_log_odds(q):
+    """Log-odds of a Bernoulli ``q``, ``+-inf`` where a probability is exactly 1 or 0."""
+    if isinstance(q, RelaxedBernoulliConcreteStraightThrough):
+        return q.logits
+    probs = _given_probs(q)
+    if probs is None:
+        return q.logits
+    return q.logits.masked_fill(probs == 0, -math.inf).masked_fill(probs == 1, math.inf)
+
+
 def _categorical_kl(p_probs, p_logits, q_logits):
     return _kl_term(p_probs, p_logits, q_logits).sum(-1)
 
@@ -58,13 +86,13 @@ def _bernoulli_kl(p_probs, p_logits, q_logits):
 @register_kl(RelaxedCategoricalConcreteStraightThrough, RelaxedCategoricalConcreteStraightThrough)
 @register_kl(RelaxedCategoricalConcreteStraightThrough, OneHotCategorical)
 def _kl_relaxedcategoricalconcretestraightthrough_onehotcategorical(p, q):
-    return _categorical_kl(p.probs, p.logits, q.logits)
+    return _categorical_kl(p.probs, p.logits, _exact_log_probs(q))
 
 
 @register_kl(RelaxedBernoulliConcreteStraightThrough, RelaxedBernoulliConcreteStraightThrough)
 @register_kl(RelaxedBernoulliConcreteStraightThrough, Bernoulli)
 def _kl_relaxedbernoulliconcretestraightthrough_bernoulli(p, q):
-    return _bernoulli_kl(p.probs, p.logits, q.logits)
+    return _bernoulli_kl(p.probs, p.logits, _exact_log_odds(q))
 
 
 @register_kl(Delta, ExpRelaxedCategoricalConcrete)

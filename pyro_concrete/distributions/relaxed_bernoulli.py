@@ -10,20 +10,17 @@ from torch.distributions.utils import lazy_property
 
 from pyro_concrete.constraints import concrete_unit_interval
 from pyro_concrete.distributions.base import ConcreteBase, StraightThroughMixin
-from pyro_concrete.distributions.util import (
-    BITS,
+from pyro_concrete.ops.carry import (
     LOGIT,
+    STRAIGHT_THROUGH,
     attach,
-    carried,
-    compute_dtype,
-    log_of_probs,
-    logistic_noise,
     logit_coordinate,
-    reject_straight_through,
-    to_caller_dtype,
+    value_from_logit,
 )
-from pyro_concrete.estimators import conditional_logistic_noise, reinmax_binary
-from pyro_concrete.transforms.straight_through import straight_through_binary
+from pyro_concrete.ops.dtype import compute_dtype, to_caller_dtype
+from pyro_concrete.ops.hard_sample import bits_sample, divide_by_temperature
+from pyro_concrete.ops.noise import logistic_noise
+from pyro_concrete.ops.special import log_of_probs
 
 __all__ = ["RelaxedBernoulliConcrete", "RelaxedBernoulliConcreteStraightThrough"]
 
@@ -39,7 +36,8 @@ class _BernoulliConcrete(ConcreteBase):
     _param_event_dim = 0
 
     @lazy_property
-    def _compute_logits(self):
+    def _unnormalized_logits(self):
+        """Log-odds in the compute dtype (``+-inf`` for probabilities 1 and 0)."""
         if "_given_logits" in self.__dict__:
             return self._given_logits.to(compute_dtype(self.dtype))
         probs = self._given_probs.to(compute_dtype(self.dtype))
@@ -48,20 +46,20 @@ class _BernoulliConcrete(ConcreteBase):
     @lazy_property
     def logits(self):
         """Log-odds ``log(p / (1 - p))``."""
-        return to_caller_dtype(self._compute_logits, self.dtype)
+        return to_caller_dtype(self._unnormalized_logits, self.dtype)
 
     @lazy_property
     def probs(self):
         """Probability of 1."""
         if "_given_probs" in self.__dict__:
             return self._given_probs
-        return self._compute_logits.sigmoid().to(self.dtype)
+        return self._unnormalized_logits.sigmoid().to(self.dtype)
 
-    def _logit_scores(self, sample_shape):
-        """``(logits + logistic noise) / temperature`` in the compute dtype."""
-        logits = self._compute_logits
+    def _perturbed_logits(self, sample_shape):
+        """``logits + L`` for logistic noise ``L``, in the compute dtype, in a fresh buffer."""
+        logits = self._unnormalized_logits
         noise = logistic_noise(self._extended_shape(sample_shape), logits.dtype, logits.device)
-        return self._noisy_scores(noise, in_place=True)
+        return noise.add_(logits)
 
 
 class RelaxedBernoulliConcrete(_BernoulliConcrete):
@@ -115,21 +113,24 @@ class RelaxedBernoulliConcrete(_BernoulliConcrete):
     arg_constraints = _BernoulliConcrete.arg_constraints
     support = concrete_unit_interval
     has_rsample = True
-    _trusted_kinds = (LOGIT,)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(RelaxedBernoulliConcrete, _instance)
+        return self._expand_into(new, batch_shape)
 
     def rsample(self, sample_shape=torch.Size()):
-        logit = self._logit_scores(sample_shape)
-        return attach(logit.sigmoid().to(self.dtype), LOGIT, logit)
+        perturbed = self._perturbed_logits(sample_shape)
+        temperature = self._event_temperature(perturbed.dtype)
+        logit = divide_by_temperature(perturbed, temperature, in_place=True)
+        return attach(value_from_logit(logit, self.dtype), LOGIT, logit)
 
     def log_prob(self, value):
-        record = carried(value)
-        reject_straight_through(record, "RelaxedBernoulliConcrete.log_prob")
-        if self._validate_args:
-            self._validate_sample(value)
+        self._reject_straight_through(value)
+        self._check_value(value)
         result_dtype, dtype = self._result_dtypes(value)
-        logit = logit_coordinate(value, record, dtype)
+        logit = logit_coordinate(value, dtype)
         temperature = self._event_temperature(dtype)
-        scores = self._compute_logits.to(dtype) - temperature * logit
+        scores = self._unnormalized_logits.to(dtype) - temperature * logit
         log_temperature = (
             math.log(temperature) if isinstance(temperature, float) else temperature.log()
         )
@@ -192,55 +193,48 @@ class RelaxedBernoulliConcreteStraightThrough(StraightThroughMixin, _BernoulliCo
     arg_constraints = _BernoulliConcrete.arg_constraints
     support = constraints.boolean
     has_rsample = True
-    _trusted_kinds = (BITS,)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(RelaxedBernoulliConcreteStraightThrough, _instance)
+        return self._expand_into(new, batch_shape)
 
     def rsample(self, sample_shape=torch.Size()):
-        logit = self._logit_scores(sample_shape)
-        positive = logit > 0
-        if not (torch.is_grad_enabled() and logit.requires_grad):
-            value = positive.to(self.dtype)
-        elif self.estimator == "straight_through":
-            value = straight_through_binary(positive, logit.sigmoid().to(self.dtype))
-        elif self.estimator == "gumbel_rao":
-            noise = conditional_logistic_noise(
-                self._compute_logits.detach(), positive, self.rao_samples
-            )
-            surrogate = self._noisy_scores(noise).sigmoid().mean(0)
-            value = straight_through_binary(positive, surrogate.to(self.dtype))
-        else:
-            value = reinmax_binary(positive, self._compute_logits, self._temperature).to(self.dtype)
-        return attach(value, BITS)
+        perturbed = self._perturbed_logits(sample_shape)
+        temperature = self._event_temperature(perturbed.dtype)
+        value = bits_sample(
+            self._unnormalized_logits, perturbed, temperature, self.estimator, self.rao_samples
+        )
+        return attach(value.to(self.dtype), STRAIGHT_THROUGH)
 
     def log_prob(self, value):
-        if self._validate_args:
-            self._validate_sample(value)
-        log_p, log_q = self._finite_log_probs
-        log_prob = value * log_p + (1 - value) * log_q
-        if self._degenerate is not None:
-            probs = self.probs
-            impossible = ((value > 0) & (probs == 0)) | ((value < 1) & (probs == 1))
-            log_prob = log_prob.masked_fill(impossible, -math.inf)
-        return log_prob
+        self._check_value(value)
+        log_p, log_q = self._log_probs
+        # 0 * log(0) is 0, with no NaN in the gradient through the value; a value
+        # of probability 0 has log-probability -inf.
+        log_prob = value * log_p.masked_fill(log_p == -math.inf, 0.0) + (1 - value) * (
+            log_q.masked_fill(log_q == -math.inf, 0.0)
+        )
+        impossible = ((value != 0) & (log_p == -math.inf)) | ((value != 1) & (log_q == -math.inf))
+        return log_prob.masked_fill(impossible, -math.inf)
 
     @lazy_property
-    def _finite_log_probs(self):
-        # log p and log(1 - p), with the logarithm of a zero probability replaced by
-        # 0 so that 0 * log(0) is 0 with no NaN in the gradient through the value.
-        logits = self._compute_logits
-        log_p = -F.softplus(-logits)
-        log_q = -F.softplus(logits)
-        if self._degenerate is not None:
-            log_p = log_p.masked_fill(torch.isinf(log_p), 0.0)
-            log_q = log_q.masked_fill(torch.isinf(log_q), 0.0)
-        return to_caller_dtype(log_p, self.dtype), to_caller_dtype(log_q, self.dtype)
+    def _log_probs(self):
+        """``log p`` and ``log(1 - p)`` (``-inf`` where a probability is 0)."""
+        logits = self._unnormalized_logits
+        log_p = to_caller_dtype(-F.softplus(-logits), self.dtype)
+        return log_p, to_caller_dtype(-F.softplus(logits), self.dtype)
 
     @property
     def mode(self):
         return (self.probs > 0.5).to(self.dtype)
 
     def entropy(self):
-        log_p, log_q = self._finite_log_probs
-        return -(self.probs * log_p + (1 - self.probs) * log_q)
+        log_p, log_q = self._log_probs
+        probs = self.probs
+        return -(
+            probs * log_p.masked_fill(probs == 0, 0.0)
+            + (1 - probs) * log_q.masked_fill(probs == 1, 0.0)
+        )
 
     def enumerate_support(self, expand=True):
         values = torch.tensor([0.0, 1.0], dtype=self.dtype, device=self._param.device)

@@ -10,28 +10,24 @@ from torch.distributions.utils import lazy_property
 
 from pyro_concrete.constraints import concrete_simplex, log_simplex
 from pyro_concrete.distributions.base import ConcreteBase, StraightThroughMixin
-from pyro_concrete.distributions.util import (
+from pyro_concrete.ops.carry import (
     EXACT,
     LOG,
-    ONE_HOT,
-    argmax,
+    STRAIGHT_THROUGH,
     attach,
-    carried,
-    compute_dtype,
-    exact_value,
-    log_exponential_noise,
-    log_of_probs,
-    log_simplex_coordinates,
-    log_softmax,
-    reject_straight_through,
-    softmax,
-    to_caller_dtype,
+    exact_coordinates,
+    log_coordinates,
+    value_from_exact,
+    value_from_log,
 )
-from pyro_concrete.estimators import conditional_gumbel_noise, reinmax_one_hot
-from pyro_concrete.transforms.straight_through import (
-    StraightThroughTransform,
-    straight_through_one_hot,
+from pyro_concrete.ops.dtype import compute_dtype, to_caller_dtype
+from pyro_concrete.ops.hard_sample import (
+    divide_by_temperature,
+    one_hot_sample,
+    temperature_requires_grad,
 )
+from pyro_concrete.ops.noise import log_exponential_noise
+from pyro_concrete.ops.special import fast_log_softmax, fast_softmax, log_of_probs, max_index
 
 __all__ = [
     "ExpRelaxedCategoricalConcrete",
@@ -60,8 +56,8 @@ class _CategoricalConcrete(ConcreteBase):
         return batch_shape, torch.Size(param[-1:])
 
     @lazy_property
-    def _compute_logits(self):
-        # Unnormalised: sampling and the Concrete densities are shift-invariant.
+    def _unnormalized_logits(self):
+        """Logits in the compute dtype, unnormalised: sampling and densities are shift-invariant."""
         if "_given_logits" in self.__dict__:
             return self._given_logits.to(compute_dtype(self.dtype))
         return log_of_probs(self._given_probs.to(compute_dtype(self.dtype)))
@@ -69,7 +65,7 @@ class _CategoricalConcrete(ConcreteBase):
     @lazy_property
     def logits(self):
         """Normalised log-probabilities, ``logsumexp(logits, -1) == 0``."""
-        logits = self._compute_logits
+        logits = self._unnormalized_logits
         return to_caller_dtype(logits - logits.logsumexp(-1, keepdim=True), self.dtype)
 
     @lazy_property
@@ -78,15 +74,24 @@ class _CategoricalConcrete(ConcreteBase):
         if "_given_probs" in self.__dict__:
             probs = self._given_probs
             return probs / probs.sum(-1, keepdim=True)
-        return softmax(self._compute_logits).to(self.dtype)
+        return fast_softmax(self._unnormalized_logits).to(self.dtype)
 
-    def _scores(self, sample_shape):
-        """``(logits + Gumbel noise) / temperature`` in the compute dtype."""
-        logits = self._compute_logits
-        noise = log_exponential_noise(
-            self._extended_shape(sample_shape), logits.dtype, logits.device
-        )
-        return self._noisy_scores(noise, negated=True, in_place=True)
+    def _negated_perturbed_logits(self, sample_shape):
+        """``-(logits + G) = log E - logits`` for Gumbel noise ``G``, in a fresh buffer."""
+        logits = self._unnormalized_logits
+        shape = self._extended_shape(sample_shape)
+        return log_exponential_noise(shape, logits.dtype, logits.device).sub_(logits)
+
+    def _log_coordinates_sample(self, sample_shape):
+        """Log coordinates ``log_softmax((logits + G) / temperature)`` of a Concrete sample."""
+        negated = self._negated_perturbed_logits(sample_shape)
+        temperature = self._event_temperature(negated.dtype)
+        if temperature_requires_grad(temperature):
+            scores = divide_by_temperature(negated.neg_(), temperature)
+        else:
+            # Two passes over the noise buffer in all, and no new allocation.
+            scores = negated.div_(-temperature)
+        return fast_log_softmax(scores)
 
     def _log_density(self, log_value):
         """
@@ -96,7 +101,7 @@ class _CategoricalConcrete(ConcreteBase):
         dtype = log_value.dtype
         num_categories = self.event_shape[0]
         temperature = self._event_temperature(dtype)
-        logits = self._compute_logits.to(dtype)
+        logits = self._unnormalized_logits.to(dtype)
         scores = logits - temperature * log_value
         log_density = scores.sum(-1) - num_categories * scores.logsumexp(-1)
         if isinstance(temperature, float):
@@ -160,21 +165,23 @@ class ExpRelaxedCategoricalConcrete(_CategoricalConcrete):
     arg_constraints = _CategoricalConcrete.arg_constraints
     support = log_simplex
     has_rsample = True
-    _trusted_kinds = (EXACT,)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(ExpRelaxedCategoricalConcrete, _instance)
+        return self._expand_into(new, batch_shape)
 
     def rsample(self, sample_shape=torch.Size()):
-        log_value = log_softmax(self._scores(sample_shape))
+        log_value = self._log_coordinates_sample(sample_shape)
         if log_value.dtype == self.dtype:
-            return attach(log_value, EXACT)
-        return attach(to_caller_dtype(log_value, self.dtype), EXACT, log_value)
+            return log_value
+        return attach(value_from_exact(log_value, self.dtype), EXACT, log_value)
 
     def log_prob(self, value):
-        record = carried(value)
-        reject_straight_through(record, "ExpRelaxedCategoricalConcrete.log_prob")
-        if self._validate_args:
-            self._validate_sample(value)
+        self._reject_straight_through(value)
+        self._check_value(value)
         result_dtype, dtype = self._result_dtypes(value)
-        return to_caller_dtype(self._log_density(exact_value(value, record, dtype)), result_dtype)
+        log_value = exact_coordinates(value, dtype)
+        return to_caller_dtype(self._log_density(log_value), result_dtype)
 
 
 class RelaxedCategoricalConcrete(_CategoricalConcrete):
@@ -239,19 +246,20 @@ class RelaxedCategoricalConcrete(_CategoricalConcrete):
     arg_constraints = _CategoricalConcrete.arg_constraints
     support = concrete_simplex
     has_rsample = True
-    _trusted_kinds = (LOG,)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(RelaxedCategoricalConcrete, _instance)
+        return self._expand_into(new, batch_shape)
 
     def rsample(self, sample_shape=torch.Size()):
-        log_value = log_softmax(self._scores(sample_shape))
-        return attach(log_value.exp().to(self.dtype), LOG, log_value)
+        log_value = self._log_coordinates_sample(sample_shape)
+        return attach(value_from_log(log_value, self.dtype), LOG, log_value)
 
     def log_prob(self, value):
-        record = carried(value)
-        reject_straight_through(record, "RelaxedCategoricalConcrete.log_prob")
-        if self._validate_args:
-            self._validate_sample(value)
+        self._reject_straight_through(value)
+        self._check_value(value)
         result_dtype, dtype = self._result_dtypes(value)
-        log_value = log_simplex_coordinates(value, record, dtype)
+        log_value = log_coordinates(value, dtype)
         return to_caller_dtype(self._log_density(log_value) - log_value.sum(-1), result_dtype)
 
 
@@ -262,12 +270,13 @@ class RelaxedCategoricalConcreteStraightThrough(StraightThroughMixin, _Categoric
 
     Forward, :meth:`rsample` returns exact one-hot vectors (bitwise zeros and
     ones) :math:`D = \mathrm{onehot}(\arg\max_k (\theta_k + G_k))`, distributed
-    exactly as ``OneHotCategorical(probs)``. Backward, the gradient is given by
+    exactly as ``OneHotCategorical(probs)`` in every dtype (the index is taken from
+    the perturbed logits in float32 or wider). Backward, the gradient is given by
     ``estimator`` (see :mod:`pyro_concrete.estimators`): by default that of the
-    relaxed sample :math:`\mathrm{softmax}((\theta + G) / \tau)`, through
-    :class:`~pyro_concrete.transforms.StraightThroughTransform`; ``"gumbel_rao"``
+    relaxed sample :math:`\mathrm{softmax}((\theta + G) / \tau)`; ``"gumbel_rao"``
     averages it over ``rao_samples`` conditional noise draws (same mean, less
-    variance); ``"reinmax"`` is second-order accurate and needs :math:`\tau \ge 1`.
+    variance); ``"reinmax"`` is second-order accurate, at temperature
+    :math:`\max(\tau, 1)`.
 
     The distribution is discrete: its :meth:`log_prob` is the categorical one,
 
@@ -282,7 +291,13 @@ class RelaxedCategoricalConcreteStraightThrough(StraightThroughMixin, _Categoric
     prior as well: ``OneHotCategorical.log_prob`` passes no gradient to its value.
     A relaxed prior cannot score these samples (its density is zero or infinite
     at the vertices); it raises a ``ValueError`` that says so. Zero probabilities
-    are allowed, as in ``OneHotCategorical``.
+    (``-inf`` logits, the usual masking trick) are allowed, as in
+    ``OneHotCategorical``: such categories are never sampled, and ``log_prob`` and
+    ``entropy`` of possible values stay finite, with no NaN in gradients.
+
+    Use the samples differentiably: ``z @ locs`` passes the gradient to ``z``;
+    ``locs[z.argmax(-1)]`` cuts it (an index has no gradient), so the guide's
+    logits receive no gradient from the model and training goes silently wrong.
 
     Example::
 
@@ -316,48 +331,36 @@ class RelaxedCategoricalConcreteStraightThrough(StraightThroughMixin, _Categoric
     arg_constraints = _CategoricalConcrete.arg_constraints
     support = constraints.one_hot
     has_rsample = True
-    _trusted_kinds = (ONE_HOT,)
-    transform = StraightThroughTransform()
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(RelaxedCategoricalConcreteStraightThrough, _instance)
+        return self._expand_into(new, batch_shape)
 
     def rsample(self, sample_shape=torch.Size()):
-        scores = self._scores(sample_shape)
-        index = argmax(scores)
-        if not (torch.is_grad_enabled() and scores.requires_grad):
-            value = torch.zeros(scores.shape, dtype=self.dtype, device=scores.device).scatter_(
-                -1, index, 1
-            )
-        elif self.estimator == "straight_through":
-            value = self.transform(softmax(scores).to(self.dtype))
-        elif self.estimator == "gumbel_rao":
-            noise = conditional_gumbel_noise(self._compute_logits.detach(), index, self.rao_samples)
-            surrogate = softmax(self._noisy_scores(noise)).mean(0)
-            value = straight_through_one_hot(index, surrogate.to(self.dtype))
-        else:
-            value = reinmax_one_hot(index, self._compute_logits, self._temperature).to(self.dtype)
-        return attach(value, ONE_HOT)
+        perturbed = self._negated_perturbed_logits(sample_shape).neg_()
+        temperature = self._event_temperature(perturbed.dtype)
+        value = one_hot_sample(
+            self._unnormalized_logits, perturbed, temperature, self.estimator, self.rao_samples
+        )
+        return attach(value.to(self.dtype), STRAIGHT_THROUGH)
 
     def log_prob(self, value):
-        if self._validate_args:
-            self._validate_sample(value)
-        log_prob = (value * self._finite_logits).sum(-1)
-        if self._degenerate is not None:
-            impossible = (value * self._degenerate).sum(-1) > 0
-            log_prob = log_prob.masked_fill(impossible, -math.inf)
-        return log_prob
-
-    @lazy_property
-    def _finite_logits(self):
-        # 0 * log(0) must be 0, with no NaN in the gradient through the value.
-        if self._degenerate is None:
-            return self.logits
-        return self.logits.masked_fill(self._degenerate, 0.0)
+        self._check_value(value)
+        log_probs = self.logits
+        impossible_category = log_probs == -math.inf
+        # 0 * log(0) is 0, with no NaN in the gradient through the value; a value
+        # on an impossible category has log-probability -inf.
+        log_prob = (value * log_probs.masked_fill(impossible_category, 0.0)).sum(-1)
+        impossible = ((value != 0) & impossible_category).any(-1)
+        return log_prob.masked_fill(impossible, -math.inf)
 
     @property
     def mode(self):
-        return torch.zeros_like(self.probs).scatter_(-1, argmax(self.probs), 1)
+        return torch.zeros_like(self.probs).scatter_(-1, max_index(self.probs), 1)
 
     def entropy(self):
-        return -(self.probs * self._finite_logits).sum(-1)
+        log_probs = self.logits.masked_fill(self.probs == 0, 0.0)
+        return -(self.probs * log_probs).sum(-1)
 
     def enumerate_support(self, expand=True):
         num_categories = self.event_shape[0]

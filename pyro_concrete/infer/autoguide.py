@@ -2,9 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 
 import functools
-import math
 from contextlib import ExitStack
-from numbers import Real
 from operator import attrgetter
 
 import pyro
@@ -18,7 +16,7 @@ from pyro.nn.module import PyroModule, PyroParam
 from pyro.ops.tensor_utils import periodic_repeat
 from pyro.poutine.util import site_is_subsample
 
-from pyro_concrete.estimators import check_estimator, check_reinmax_temperature
+from pyro_concrete.checks import check_estimator, check_positive_number
 from pyro_concrete.infer.reparam import relaxations
 
 __all__ = ["AutoConcrete"]
@@ -154,11 +152,9 @@ class AutoConcrete(AutoGuide):
 
     @temperature.setter
     def temperature(self, value):
-        if not isinstance(value, Real) or isinstance(value, bool) or not 0 < value < math.inf:
-            raise ValueError(f"temperature must be a positive finite number, got {value!r}.")
-        if self.estimator == "reinmax":
-            check_reinmax_temperature(value, True)
-        self._temperature = float(value)
+        value = check_positive_number("temperature", value)
+        check_estimator(self.estimator, self.rao_samples, value)
+        self._temperature = value
 
     # The continuous part checks its prototype against ours, as AutoGuideList's parts do.
     _check_prototype = AutoGuideList._check_prototype

@@ -9,19 +9,13 @@ from pyro_concrete.transforms.additive_logistic import (
     LogAdditiveLogisticTransform,
     UnclippedSigmoidTransform,
 )
-from pyro_concrete.transforms.straight_through import (
-    StraightThroughTransform,
-    straight_through_binary,
-    straight_through_one_hot,
-)
+from pyro_concrete.transforms.straight_through import StraightThroughTransform
 
 __all__ = [
     "AdditiveLogisticTransform",
     "LogAdditiveLogisticTransform",
     "StraightThroughTransform",
     "UnclippedSigmoidTransform",
-    "straight_through_binary",
-    "straight_through_one_hot",
 ]
 
 # ---------------------------------------------------------------------------

@@ -6,19 +6,20 @@ from torch.distributions import constraints
 from torch.distributions.transforms import Transform
 
 from pyro_concrete.constraints import concrete_simplex, concrete_unit_interval, log_simplex
-from pyro_concrete.distributions.util import (
+from pyro_concrete.ops.carry import (
     EXACT,
     LOG,
     LOGIT,
     attach,
-    carried,
-    compute_dtype,
-    exact_value,
-    log_simplex_coordinates,
-    log_softmax,
+    exact_coordinates,
+    log_coordinates,
     logit_coordinate,
-    to_caller_dtype,
+    value_from_exact,
+    value_from_log,
+    value_from_logit,
 )
+from pyro_concrete.ops.dtype import compute_dtype, to_caller_dtype
+from pyro_concrete.ops.special import fast_log_softmax
 
 __all__ = [
     "AdditiveLogisticTransform",
@@ -29,7 +30,7 @@ __all__ = [
 
 def _padded_log_softmax(z):
     z = z.to(compute_dtype(z.dtype))
-    return log_softmax(F.pad(z, (0, 1)))
+    return fast_log_softmax(F.pad(z, (0, 1)))
 
 
 class _AdditiveLogisticBase(Transform):
@@ -78,18 +79,15 @@ class AdditiveLogisticTransform(_AdditiveLogisticBase):
 
     def _call(self, z):
         log_x = _padded_log_softmax(z)
-        return attach(to_caller_dtype(log_x.exp(), z.dtype), LOG, log_x)
+        return attach(value_from_log(log_x, z.dtype), LOG, log_x)
 
     def _inverse(self, x):
-        log_x = log_simplex_coordinates(x, carried(x), compute_dtype(x.dtype))
+        log_x = log_coordinates(x, compute_dtype(x.dtype))
         return to_caller_dtype(log_x[..., :-1] - log_x[..., -1:], x.dtype)
 
     def log_abs_det_jacobian(self, z, x):
-        record = carried(x)
-        log_x = (
-            record.tensor if record is not None and record.kind == LOG else _padded_log_softmax(z)
-        )
-        return to_caller_dtype(log_x.sum(-1), z.dtype)
+        # From z, which determines x: exact also where coordinates of x underflowed.
+        return to_caller_dtype(_padded_log_softmax(z).sum(-1), z.dtype)
 
 
 class LogAdditiveLogisticTransform(_AdditiveLogisticBase):
@@ -111,11 +109,11 @@ class LogAdditiveLogisticTransform(_AdditiveLogisticBase):
     def _call(self, z):
         y = _padded_log_softmax(z)
         if y.dtype == z.dtype:
-            return attach(y, EXACT)
-        return attach(to_caller_dtype(y, z.dtype), EXACT, y)
+            return y
+        return attach(value_from_exact(y, z.dtype), EXACT, y)
 
     def _inverse(self, y):
-        y_exact = exact_value(y, carried(y), compute_dtype(y.dtype))
+        y_exact = exact_coordinates(y, compute_dtype(y.dtype))
         return to_caller_dtype(y_exact[..., :-1] - y_exact[..., -1:], y.dtype)
 
     def log_abs_det_jacobian(self, z, y):
@@ -144,11 +142,10 @@ class UnclippedSigmoidTransform(Transform):
 
     def _call(self, z):
         logit = z.to(compute_dtype(z.dtype))
-        return attach(to_caller_dtype(logit.sigmoid(), z.dtype), LOGIT, logit)
+        return attach(value_from_logit(logit, z.dtype), LOGIT, logit)
 
     def _inverse(self, x):
-        logit = logit_coordinate(x, carried(x), compute_dtype(x.dtype))
-        return to_caller_dtype(logit, x.dtype)
+        return to_caller_dtype(logit_coordinate(x, compute_dtype(x.dtype)), x.dtype)
 
     def log_abs_det_jacobian(self, z, x):
         return -F.softplus(-z) - F.softplus(z)

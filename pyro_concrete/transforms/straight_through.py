@@ -1,60 +1,13 @@
 # Copyright Contributors to the pyro-concrete project.
 # SPDX-License-Identifier: Apache-2.0
 
-import torch
 from torch.distributions import constraints
 from torch.distributions.transforms import Transform
 
-from pyro_concrete.distributions.util import argmax
+from pyro_concrete.ops.hard_sample import straight_through_one_hot
+from pyro_concrete.ops.special import max_index
 
-__all__ = ["StraightThroughTransform", "straight_through_binary", "straight_through_one_hot"]
-
-
-class _StraightThroughOneHot(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, index, surrogate):
-        return torch.zeros_like(surrogate).scatter_(-1, index, 1)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return None, grad
-
-
-class _StraightThroughBinary(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, mask, surrogate):
-        return mask.to(surrogate.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return None, grad
-
-
-def straight_through_binary(mask: torch.Tensor, surrogate: torch.Tensor) -> torch.Tensor:
-    """
-    The boolean ``mask`` as exact zeros and ones in the dtype of ``surrogate``,
-    whose gradient is passed unchanged to ``surrogate``: the binary case of
-    :func:`straight_through_one_hot`.
-    """
-    if torch.is_grad_enabled() and surrogate.requires_grad:
-        return _StraightThroughBinary.apply(mask, surrogate)
-    return mask.to(surrogate.dtype)
-
-
-def straight_through_one_hot(index: torch.Tensor, surrogate: torch.Tensor) -> torch.Tensor:
-    """
-    The one-hot vectors of ``index`` (exact zeros and ones, in the dtype of
-    ``surrogate``) whose gradient is passed unchanged to ``surrogate``.
-
-    Writing ``hard - soft.detach() + soft`` instead gives values that are only
-    approximately 0 and 1 in floating point, and costs two more passes.
-
-    :param torch.Tensor index: integer indices of shape ``surrogate.shape[:-1] + (1,)``.
-    :param torch.Tensor surrogate: the tensor that receives the gradient.
-    """
-    if torch.is_grad_enabled() and surrogate.requires_grad:
-        return _StraightThroughOneHot.apply(index, surrogate)
-    return torch.zeros_like(surrogate).scatter_(-1, index, 1)
+__all__ = ["StraightThroughTransform"]
 
 
 class StraightThroughTransform(Transform):
@@ -65,14 +18,22 @@ class StraightThroughTransform(Transform):
 
     Applied to a Concrete sample this is the straight-through Gumbel-Softmax
     estimator [1]: by the rounding property of the Concrete distribution [2], the
-    forward value is exactly ``OneHotCategorical(probs)``-distributed.
+    forward value is exactly ``OneHotCategorical(probs)``-distributed. (The
+    straight-through distributions take the vertex from the perturbed logits
+    instead, which is exact also where the relaxed sample's coordinates round to
+    ties in low precision.)
 
     The transform is not bijective (``bijective = False``): every point whose
     largest coordinate is ``k`` maps to the ``k``-th vertex, so it has no inverse
     and no Jacobian, and a density cannot be pushed through it.
     :class:`~pyro_concrete.distributions.RelaxedCategoricalConcreteStraightThrough`
-    uses it for sampling and defines its own (discrete) ``log_prob``. The
-    ``inverse`` returned is the right inverse that maps each vertex to itself.
+    defines its own (discrete) ``log_prob``. The ``inverse`` returned is the right
+    inverse that maps each vertex to itself.
+
+    Example::
+
+        >>> StraightThroughTransform()(torch.tensor([0.2, 0.5, 0.3]))
+        tensor([0., 1., 0.])
 
     **References**
 
@@ -90,7 +51,7 @@ class StraightThroughTransform(Transform):
         return isinstance(other, StraightThroughTransform)
 
     def _call(self, x):
-        return straight_through_one_hot(argmax(x), x)
+        return straight_through_one_hot(max_index(x), x)
 
     def _inverse(self, y):
         return y

@@ -1,6 +1,8 @@
 # Copyright Contributors to the pyro-concrete project.
 # SPDX-License-Identifier: Apache-2.0
 
+import math
+
 import pyro.distributions as dist
 import pytest
 import torch
@@ -93,3 +95,34 @@ def test_delta_kl_keeps_log_density():
         kl_divergence(dist.Delta(torch.tensor(0.3), log_density=torch.tensor(1.25)), normal),
         -normal.log_prob(torch.tensor(0.3)),
     )
+
+
+@pytest.mark.parametrize("given", ["probs", "logits"])
+def test_kl_to_a_prior_with_exact_zeros_is_infinite(given):
+    """torch's logits of a distribution built from probs are clamped; the divergence is not."""
+    q_probs = torch.tensor([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
+    q = (
+        OneHotCategorical(probs=q_probs)
+        if given == "probs"
+        else OneHotCategorical(logits=q_probs.log())
+    )
+    logits = torch.zeros(2, 3, requires_grad=True)
+    p = RelaxedCategoricalConcreteStraightThrough(0.5, logits=logits)
+    kl = kl_divergence(p, q)
+    assert kl[0] == math.inf
+    expected = (p.probs[1] * (p.logits[1] - q_probs[1].log())).sum()
+    torch.testing.assert_close(kl[1], expected)
+    (grad,) = torch.autograd.grad(kl[1], [logits])
+    assert torch.isfinite(grad).all()
+    # A guide that rules the impossible category out has a finite divergence.
+    masked = RelaxedCategoricalConcreteStraightThrough(0.5, probs=torch.tensor([0.3, 0.7, 0.0]))
+    assert torch.isfinite(kl_divergence(masked, OneHotCategorical(probs=q_probs[0])))
+
+
+def test_bernoulli_kl_to_a_certain_prior_is_infinite():
+    p = RelaxedBernoulliConcreteStraightThrough(0.5, logits=torch.zeros(3))
+    q = Bernoulli(probs=torch.tensor([0.0, 1.0, 0.25]))
+    kl = kl_divergence(p, q)
+    assert kl[0] == math.inf and kl[1] == math.inf
+    expected = 0.5 * math.log(0.5 / 0.25) + 0.5 * math.log(0.5 / 0.75)
+    assert kl[2].item() == pytest.approx(expected)

@@ -90,7 +90,7 @@ def test_log_prob_exact_where_sigmoid_rounds():
     x = d.rsample()
     assert ((x == 0) | (x == 1)).float().mean() > 0.5
     d64 = RelaxedBernoulliConcrete(0.01, logits=d.logits.double())
-    logit = (x.__dict__["_pyro_concrete_carry"].tensor).double()
+    logit = (x._pyro_concrete_hint[1]).double()
     temperature = 0.01
     scores = d64.logits - temperature * logit
     expected = (

@@ -3,11 +3,13 @@
 
 """Straight-through distributions: exact discrete forward values, relaxed gradients."""
 
+import math
 import pickle
 
 import pytest
 import scipy.stats
 import torch
+from torch.distributions import OneHotCategorical
 
 from pyro_concrete import (
     RelaxedBernoulliConcrete,
@@ -15,6 +17,7 @@ from pyro_concrete import (
     RelaxedCategoricalConcrete,
     RelaxedCategoricalConcreteStraightThrough,
 )
+from pyro_concrete.estimators import ESTIMATORS
 
 P_VALUE = 1e-3
 
@@ -158,3 +161,44 @@ def test_moments_and_mode():
     torch.testing.assert_close(
         b.entropy(), torch.distributions.Bernoulli(probs=torch.tensor([0.2, 0.7])).entropy()
     )
+
+
+@pytest.mark.parametrize("validate_args", [True, False])
+def test_minus_inf_logits_rule_categories_out(validate_args):
+    """The usual masking trick, as OneHotCategorical accepts it."""
+    mask = torch.tensor([[True, False, True, False], [False, False, True, False]])
+    raw = torch.randn(2, 4, requires_grad=True)
+    temperature = torch.tensor(0.5, requires_grad=True)
+    for estimator in ESTIMATORS:
+        logits = raw.masked_fill(~mask, -math.inf)
+        d = RelaxedCategoricalConcreteStraightThrough(
+            temperature, logits=logits, estimator=estimator, validate_args=validate_args
+        )
+        x = d.rsample((500,))
+        assert (x[..., ~mask] == 0).all()
+        log_prob = d.log_prob(x)
+        entropy = d.entropy()
+        assert torch.isfinite(log_prob).all() and torch.isfinite(entropy).all()
+        reference = OneHotCategorical(logits=logits)
+        torch.testing.assert_close(log_prob, reference.log_prob(x))
+        torch.testing.assert_close(entropy, reference.entropy())
+        loss = (x * torch.randn(4)).sum() + log_prob.sum() + entropy.sum()
+        grads = torch.autograd.grad(loss, [raw, temperature], allow_unused=True)
+        assert all(g is None or torch.isfinite(g).all() for g in grads)
+        impossible = torch.zeros(2, 4)
+        impossible[:, 1] = 1
+        assert (d.log_prob(impossible) == -math.inf).all()
+
+
+def test_infinite_bernoulli_logits_are_certain_outcomes():
+    logits = torch.tensor([-math.inf, math.inf, 0.3], requires_grad=True)
+    d = RelaxedBernoulliConcreteStraightThrough(
+        torch.tensor(0.5, requires_grad=True), logits=logits
+    )
+    x = d.rsample((200,))
+    assert (x[:, 0] == 0).all() and (x[:, 1] == 1).all()
+    log_prob = d.log_prob(x)
+    assert torch.isfinite(log_prob).all() and torch.isfinite(d.entropy()).all()
+    (grad,) = torch.autograd.grad(log_prob.sum() + x.sum(), [logits])
+    assert torch.isfinite(grad).all()
+    assert d.log_prob(torch.tensor([1.0, 0.0, 1.0]))[:2].eq(-math.inf).all()

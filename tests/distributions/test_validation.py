@@ -67,13 +67,24 @@ def test_temperature_validation_is_skipped_with_validate_args_false():
         RelaxedCategoricalConcrete(-1.0, logits=torch.randn(4), validate_args=False)
 
 
+def _rejects_logit(dist_class, bad):
+    """NaN is never a logit; relaxed densities need finite ones; +inf is no categorical logit."""
+    if math.isnan(bad) or dist_class in RELAXED:
+        return True
+    return bad == math.inf and dist_class in CATEGORICAL
+
+
 @pytest.mark.parametrize("dist_class", ALL, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_bad_logits(dist_class, bad):
     logits = _logits(dist_class)
     logits.view(-1)[1] = bad
-    with pytest.raises(ValueError, match="logits"):
-        dist_class(0.5, logits=logits)
+    if _rejects_logit(dist_class, bad):
+        with pytest.raises(ValueError, match="logits"):
+            dist_class(0.5, logits=logits)
+    else:  # infinite logits are probabilities of 0 (or 1), as in torch's discrete classes
+        d = dist_class(0.5, logits=logits)
+        assert torch.isfinite(d.log_prob(d.sample())).all()
 
 
 @pytest.mark.parametrize("dist_class", CATEGORICAL, ids=lambda c: c.__name__)
@@ -187,7 +198,9 @@ def test_own_samples_never_rejected(dtype, num_categories):
             d.log_prob(x.detach().clone())  # also without the carried coordinates
     assert simplex_tolerance(torch.float32, 10) < 1e-5
     assert simplex_tolerance(torch.float32, 100_000) < 2e-3
-    assert simplex_tolerance(torch.float64, 10) < 1e-14
+    # A float32 value cast to float64 keeps float32's rounding: wider dtypes get
+    # float32's tolerance, about torch's fixed 1e-6.
+    assert simplex_tolerance(torch.float64, 10) == simplex_tolerance(torch.float32, 10)
 
 
 @pytest.mark.parametrize("prior_class", [RelaxedCategoricalConcrete, ExpRelaxedCategoricalConcrete])
@@ -236,3 +249,38 @@ def test_samples_of_another_kind_are_checked():
         ExpRelaxedCategoricalConcrete(0.5, logits=torch.zeros(3)).log_prob(relaxed)
     with pytest.raises(ValueError, match="event_shape"):
         RelaxedCategoricalConcrete(0.5, logits=torch.zeros(4)).log_prob(relaxed)
+
+
+@pytest.mark.parametrize("dist_class", ALL, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("value", [1, 0.5, [0.5, 0.5], None], ids=repr)
+def test_log_prob_of_a_non_tensor_is_a_clear_error(dist_class, value):
+    d = dist_class(0.5, logits=_logits(dist_class))
+    with pytest.raises(ValueError, match=f"{dist_class.__name__}.log_prob expects a torch.Tensor"):
+        d.log_prob(value)
+
+
+@pytest.mark.parametrize("dist_class", ALL, ids=lambda c: c.__name__)
+def test_samples_cast_to_a_wider_dtype_are_accepted(dist_class):
+    """A float32 sample cast with .double() keeps float32's rounding; torch accepts it."""
+    logits = _logits(dist_class, shape=(64, 1000))
+    sample = dist_class(0.5, logits=logits.float()).sample()
+    d64 = dist_class(0.5, logits=logits.double(), validate_args=True)
+    assert torch.isfinite(d64.log_prob(sample.double())).all()
+
+
+@pytest.mark.parametrize("dist_class", ALL, ids=lambda c: c.__name__)
+def test_expand_guards_subclasses_with_their_own_init(dist_class):
+    """torch's _get_checked_instance: a subclass with a new __init__ must define expand."""
+
+    class WithOwnInit(dist_class):
+        def __init__(self, logits):
+            super().__init__(0.5, logits=logits)
+
+    with pytest.raises(NotImplementedError, match="expand"):
+        WithOwnInit(_logits(dist_class)).expand((2, 3))
+
+    class Plain(dist_class):
+        pass
+
+    expanded = Plain(0.5, logits=_logits(dist_class, shape=(1, 4))).expand((5,))
+    assert type(expanded) is Plain and expanded.batch_shape == (5,)

@@ -6,10 +6,13 @@ The categorical VAE example: its evaluation against exact enumeration, training
 with every estimator, checkpoints, and the command line.
 """
 
+import dataclasses
+import io
 import itertools
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -20,6 +23,8 @@ import torch.nn.functional as F
 
 from pyro_concrete.examples import vae
 from pyro_concrete.examples.data import load_dataset
+from pyro_concrete.examples.vae import report
+from pyro_concrete.examples.vae.__main__ import build_parser
 
 # A model small enough to enumerate: 3**2 = 9 codes.
 NUM_PIXELS, NUM_LATENTS, NUM_CATEGORIES = 10, 2, 3
@@ -183,15 +188,6 @@ def tiny_config(tmp_path, **kwargs):
     return vae.Config(**options)
 
 
-def independent_pixels_nll(train_data, test_data):
-    """
-    The test NLL of the best model that ignores its latents: independent Bernoulli
-    pixels at their training frequencies (add-one-half smoothed).
-    """
-    probs = (train_data.sum(0) + 0.5) / (len(train_data) + 1)
-    return -(test_data * probs.log() + (1 - test_data) * (1 - probs).log()).sum(-1).mean()
-
-
 @pytest.mark.parametrize("estimator", vae.ESTIMATORS)
 def test_every_estimator_learns_to_use_its_latents(tmp_path, estimator):
     """
@@ -205,13 +201,16 @@ def test_every_estimator_learns_to_use_its_latents(tmp_path, estimator):
         tmp_path, estimator=estimator, subset=None, hidden=64, batch_size=100, epochs=30
     )
     train_data, test_data = load_dataset("digits")
-    baseline = float(independent_pixels_nll(train_data.double(), test_data.double()))
     result = vae.train(config, train_data, test_data)
     final = result["final"]
+    baseline = final["independent_pixels_test_nll"]
+    assert baseline == vae.independent_pixels_nll(train_data, test_data)
     assert len(result["history"]) == config.epochs
     assert all(math.isfinite(value) for row in result["history"] for value in _numbers(row))
     margin = 0 if estimator == "score_function" else 2
     assert final["test_nll_bound"] < baseline - margin
+    if estimator != "score_function":
+        assert not report.on_plateau(final)
     assert final["test_nll_bound"] < final["test_negative_elbo"]
     assert not list(pyro.get_param_store().keys())
 
@@ -236,6 +235,9 @@ def test_command_line(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr
     assert "negative ELBO" in completed.stdout and "NLL bound (S=20)" in completed.stdout
+    # One epoch of 100 images uses no code: the table says so and what to do.
+    assert "the plateau where short runs sit" in completed.stdout
+    assert "--epochs 100" in completed.stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["config"]["epochs"] == 1 and metrics["world_size"] == 1
     assert all(math.isfinite(value) for value in metrics["final"].values())
@@ -260,6 +262,121 @@ def test_command_line_rejects_bad_options(argv, message, capsys):
         vae.parse_args(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_help_has_a_sentence_and_a_default_for_every_option(capsys):
+    """Every field of Config is an option, with a help sentence and its default shown."""
+    with pytest.raises(SystemExit) as exit_info:
+        vae.parse_args(["--help"])
+    assert exit_info.value.code == 0
+    text = "".join(capsys.readouterr().out.split())  # undo the line wrapping
+    options = [action for action in build_parser()._actions if action.dest != "help"]
+    assert {action.dest for action in options} == {
+        field.name for field in dataclasses.fields(vae.Config)
+    }
+    for action in options:
+        assert len(action.help.split()) >= 3, action.dest
+        default = getattr(vae.Config(), action.dest)
+        assert "".join(f"{action.help} (default: {default})".split()) in text, action.dest
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys):
+    """Under pytest stderr is not a terminal: a line every progress_every epochs and at the last."""
+    result = vae.train(tiny_config(tmp_path, epochs=5, progress_every=2, quiet=False))
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" (")[0] for line in lines] == ["epoch 2/5", "epoch 4/5", "epoch 5/5"]
+    for line, row in zip(lines, [result["history"][index] for index in (1, 3, 4)]):
+        assert f"(step {row['step']}, temperature {row['temperature']:.3f}):" in line
+        assert f"training loss {row['train_loss']:.3f}," in line
+        assert f"test -ELBO {row['test_negative_elbo']:.3f} nats" in line
+
+    vae.train(tiny_config(tmp_path, epochs=2, progress_every=1, quiet=True))
+    assert capsys.readouterr().err == ""
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal(tmp_path, monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    vae.train(tiny_config(tmp_path, epochs=2, progress_every=1, quiet=False))
+    output = terminal.getvalue()
+    assert "\r" in output and "2/2 [" in output  # tqdm's bar, redrawn in place
+    assert "(step" not in output
+
+
+@pytest.mark.parametrize("test_nelbo, noted", [(25.5, True), (24.1, True), (23.9, False)])
+def test_table_notes_the_plateau(test_nelbo, noted):
+    """Within PLATEAU_MARGIN (1 nat) of independent pixels, or above: the table says so."""
+    final = dict(train_negative_elbo=25.0, test_negative_elbo=test_nelbo, eval_samples=10)
+    final.update(test_nll_bound=test_nelbo - 0.1, independent_pixels_test_nll=25.0)
+    result = dict(final=final, config=vae.Config(epochs=10).as_dict(), world_size=1, wall_time=1)
+    table = vae.format_table(result)
+    assert re.search(r"^independent pixels +25\.000$", table, re.MULTILINE)
+    assert ("plateau" in table and "--epochs 100" in table) == noted
+
+
+def test_independent_pixels_nll_is_the_entropy_of_the_pixel_means():
+    """
+    On its own training set, the NLL of independent pixels at their means is the sum
+    of the pixels' binary entropies, plus -log(1 - 1/(2 num_train)) nats for each pixel
+    never (or always) on, whose mean is kept that far from 0 (or 1).
+    """
+    train_data, _ = load_dataset("digits", dtype=torch.float64)
+    means = train_data.mean(0)
+    entropy = -(torch.xlogy(means, means) + torch.xlogy(1 - means, 1 - means)).sum()
+    extreme = int(((means == 0) | (means == 1)).sum())
+    assert extreme > 0
+    expected = float(entropy) - extreme * math.log1p(-0.5 / len(train_data))
+    assert vae.independent_pixels_nll(train_data, train_data) == pytest.approx(expected, rel=1e-12)
+
+
+def test_independent_pixels_nll_is_finite_for_pixels_never_on_in_training():
+    value = vae.independent_pixels_nll(torch.zeros(4, 3), torch.ones(2, 3))
+    assert value == pytest.approx(-3 * math.log(0.5 / 4), rel=1e-12)
+
+
+@pytest.mark.parametrize("estimator", ["relaxed", "straight_through", "score_function"])
+def test_curves_explain_themselves(tmp_path, estimator):
+    """
+    A title, labelled axes, every line in a legend that lies outside the axes, the
+    temperature schedule below (no panel for the score function, which has none), and
+    a caption that says what the training loss is.
+    """
+    result = vae.train(tiny_config(tmp_path, estimator=estimator, epochs=3))
+    history = result["history"]
+    figure = vae.plot_curves(history, estimator, independent_pixels=25.0)
+    figure.draw_without_rendering()
+    assert estimator in figure.get_suptitle()
+    assert "training loss" in figure.get_supxlabel()
+    losses = figure.axes[0]
+    assert losses.get_ylabel() == "nats per image"
+    assert "epoch" in figure.axes[-1].get_xlabel()
+    legend = losses.get_legend()
+    assert len(legend.get_texts()) == len(losses.get_lines()) == 4
+    assert legend.get_window_extent().x0 >= losses.get_window_extent().x1
+    if estimator == "score_function":
+        assert len(figure.axes) == 1
+    else:
+        temperature = figure.axes[1]
+        assert "temperature" in temperature.get_ylabel()
+        plotted = temperature.get_lines()[0].get_ydata()
+        assert list(plotted) == [row["temperature"] for row in history]
+
+
+def test_reconstructions_have_labelled_rows():
+    originals = torch.randint(0, 2, (10, 64)).double()
+    reconstructions = torch.rand(10, 64, dtype=torch.float64)
+    figure = vae.plot_reconstructions(originals, reconstructions)
+    images = figure.axes[:20]
+    assert images[0].get_ylabel().startswith("data")
+    assert images[10].get_ylabel().startswith("reconstruction")
+    for index, axes in enumerate(images):
+        shown = (originals if index < 10 else reconstructions)[index % 10].view(8, 8)
+        assert (axes.images[0].get_array() == shown.numpy()).all()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

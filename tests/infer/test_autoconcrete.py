@@ -425,9 +425,7 @@ def test_other_discrete_site_is_an_error():
     [
         ({"temperature": 0.0}, "temperature must be a positive finite number"),
         ({"temperature": math.nan}, "temperature must be a positive finite number"),
-        ({"temperature": torch.tensor(0.5)}, "temperature must be a positive finite number"),
         ({"estimator": "score_function"}, "estimator must be one of"),
-        ({"estimator": "reinmax", "temperature": 0.5}, "temperature"),
         ({"rao_samples": 0}, "rao_samples"),
         ({"init_scale": -1.0}, "init_scale"),
     ],
@@ -435,6 +433,16 @@ def test_other_discrete_site_is_an_error():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AutoConcrete(small_model, **kwargs)
+
+
+def test_temperature_of_the_wrong_type():
+    with pytest.raises(TypeError, match="temperature must be a real number"):
+        AutoConcrete(small_model, temperature=torch.tensor(0.5))
+
+
+def test_reinmax_below_one_warns_and_uses_one():
+    with pytest.warns(UserWarning, match="reinmax.*max\\(0.5, 1\\) = 1"):
+        AutoConcrete(small_model, estimator="reinmax", temperature=0.5)
 
 
 def test_temperature_can_be_changed():

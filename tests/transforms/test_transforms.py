@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.autograd.functional import jacobian
 
-from pyro_concrete.distributions.util import LOG, LOGIT, carried
+from pyro_concrete.ops.carry import LOG, LOGIT
 from pyro_concrete.transforms import (
     AdditiveLogisticTransform,
     LogAdditiveLogisticTransform,
@@ -82,12 +82,12 @@ def test_outputs_carry_their_coordinates():
     z = torch.tensor([[-200.0, 0.0], [300.0, -300.0]], dtype=torch.float32)
     x = AdditiveLogisticTransform()(z)
     assert (x == 0).any()
-    record = carried(x)
-    assert record.kind == LOG
-    torch.testing.assert_close(record.tensor, torch.nn.functional.pad(z, (0, 1)).log_softmax(-1))
+    kind, hint, _ = x._pyro_concrete_hint
+    assert kind == LOG
+    torch.testing.assert_close(hint, torch.nn.functional.pad(z, (0, 1)).log_softmax(-1))
     torch.testing.assert_close(AdditiveLogisticTransform().inv(x), z)
     bit = UnclippedSigmoidTransform()(torch.tensor([-200.0, 200.0], dtype=torch.float32))
-    assert carried(bit).kind == LOGIT
+    assert bit._pyro_concrete_hint[0] == LOGIT
     torch.testing.assert_close(
         UnclippedSigmoidTransform().inv(bit), torch.tensor([-200.0, 200.0]).float()
     )

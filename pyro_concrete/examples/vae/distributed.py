@@ -2,8 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 
 """
-Data-parallel training and checkpoints for the examples, on plain
-:mod:`torch.distributed`.
+Data-parallel training on plain :mod:`torch.distributed`.
 
 A training loop written against this module runs unchanged in one process or in
 each process of a group:
@@ -22,51 +21,47 @@ PyTorch optimisers: ``Trace_ELBO().differentiable_loss`` as the loss). Plain
 :mod:`torch.distributed` rather than PyTorch Lightning: the loop it asks for is
 short, and an example should not pull in a framework.
 
-Checkpoints (:func:`save_checkpoint`, :func:`load_checkpoint`) are single files
-written to a temporary name and renamed into place, so a run killed at any
-moment leaves the previous checkpoint intact. They start with a header holding a
-format version and a SHA-256 digest of the payload, so a truncated or corrupt
-file is a clear error rather than silently wrong parameters.
+Every process group is created with a timeout (:data:`DEFAULT_TIMEOUT` seconds
+unless told otherwise): a process that waits longer than that for the others at
+a collective operation fails, and :func:`stalls_are_errors` turns that failure
+into a :class:`StalledWorkerError` that says what happened, instead of the job
+hanging for gloo's default of 30 minutes.
 """
 
-import hashlib
-import io
+import contextlib
+import datetime
 import os
-import random
 import shutil
 import tempfile
-from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Tuple
+from typing import Callable, Iterator, NamedTuple, Tuple
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
 __all__ = [
-    "CHECKPOINT_VERSION",
     "Context",
     "DATA_ORDER",
+    "DEFAULT_TIMEOUT",
     "EVALUATION_NOISE",
+    "StalledWorkerError",
     "TRAINING_NOISE",
     "all_gather_objects",
     "all_reduce_sum",
     "context",
     "derive_seed",
-    "get_rng_state",
     "init_from_environment",
     "launched_by_torchrun",
-    "load_checkpoint",
     "resolve_device",
-    "save_checkpoint",
-    "set_rng_state",
     "shard_batches",
     "spawn",
+    "stalls_are_errors",
 ]
 
-#: Version of the checkpoint file format written by :func:`save_checkpoint`.
-CHECKPOINT_VERSION = 1
-_MAGIC = b"pyro-concrete checkpoint"
 #: Purposes of :func:`derive_seed` (its second key), so that the streams never coincide.
 DATA_ORDER, TRAINING_NOISE, EVALUATION_NOISE = range(3)
+#: Seconds a process waits for the others at a collective operation before failing.
+DEFAULT_TIMEOUT = 300.0
 
 
 class Context(NamedTuple):
@@ -75,6 +70,10 @@ class Context(NamedTuple):
     rank: int
     world_size: int
     device: torch.device
+
+
+class StalledWorkerError(RuntimeError):
+    """A process waited longer than the process group's timeout for the others."""
 
 
 def resolve_device(device: str = "cpu") -> torch.device:
@@ -118,31 +117,52 @@ def _backend(device) -> str:
     return "nccl" if torch.device(device).type == "cuda" else "gloo"
 
 
+def _check_timeout(timeout):
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}.")
+    return datetime.timedelta(seconds=timeout)
+
+
 def launched_by_torchrun() -> bool:
     """Whether this process was started by ``torchrun`` (or another env:// launcher)."""
     return all(name in os.environ for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR"))
 
 
-def init_from_environment(device: str = "cpu") -> None:
-    """Joins the process group that ``torchrun`` set up in the environment."""
-    dist.init_process_group(_backend(device))
+def init_from_environment(device: str = "cpu", timeout: float = DEFAULT_TIMEOUT) -> None:
+    """
+    Joins the process group that ``torchrun`` set up in the environment.
+
+    :param float timeout: seconds to wait for the others at a collective operation.
+    """
+    dist.init_process_group(_backend(device), timeout=_check_timeout(timeout))
 
 
-def spawn(fn: Callable, nprocs: int, device: str = "cpu", args: Tuple = ()) -> None:
+def spawn(
+    fn: Callable,
+    nprocs: int,
+    device: str = "cpu",
+    args: Tuple = (),
+    timeout: float = DEFAULT_TIMEOUT,
+) -> None:
     """
     Runs ``fn(*args)`` in ``nprocs`` new processes on this machine, each a member of
     one process group (gloo on CPU, NCCL on CUDA). ``fn`` must be importable (a
     module-level function).
 
-    :raises torch.multiprocessing.ProcessRaisedException: if a process fails.
+    :param float timeout: seconds a process waits for the others at a collective
+        operation before failing.
+    :raises torch.multiprocessing.ProcessRaisedException: if a process raises.
+    :raises torch.multiprocessing.ProcessExitedException: if a process exits with
+        a non-zero status.
     """
     if not isinstance(nprocs, int) or nprocs < 1:
         raise ValueError(f"nprocs must be a positive integer, got {nprocs!r}.")
+    _check_timeout(timeout)
     rendezvous = tempfile.mkdtemp(prefix="pyro-concrete-rendezvous-")
     try:
         torch.multiprocessing.start_processes(
             _spawned,
-            args=(fn, nprocs, device, os.path.join(rendezvous, "store"), args),
+            args=(fn, nprocs, device, os.path.join(rendezvous, "store"), timeout, args),
             nprocs=nprocs,
             start_method="spawn",
         )
@@ -150,15 +170,40 @@ def spawn(fn: Callable, nprocs: int, device: str = "cpu", args: Tuple = ()) -> N
         shutil.rmtree(rendezvous, ignore_errors=True)
 
 
-def _spawned(rank, fn, world_size, device, store, args):
+def _spawned(rank, fn, world_size, device, store, timeout, args):
     os.environ["LOCAL_RANK"] = str(rank)
     dist.init_process_group(
-        _backend(device), init_method=f"file://{store}", rank=rank, world_size=world_size
+        _backend(device),
+        init_method=f"file://{store}",
+        rank=rank,
+        world_size=world_size,
+        timeout=_check_timeout(timeout),
     )
     try:
         fn(*args)
     finally:
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def stalls_are_errors(option: str = "--timeout"):
+    """
+    Within this context, a collective operation that timed out raises a
+    :class:`StalledWorkerError` naming this process and ``option`` (how the
+    timeout is set), chained to the backend's error.
+    """
+    try:
+        yield
+    except RuntimeError as error:
+        timed_out = "timed out" in str(error).lower() or "timeout" in str(error).lower()
+        if not (dist.is_initialized() and timed_out) or isinstance(error, StalledWorkerError):
+            raise
+        raise StalledWorkerError(
+            f"process {dist.get_rank()} of {dist.get_world_size()} waited longer than the "
+            f"process group's timeout ({option}) for the others at a collective operation: "
+            f"one of them stalled or died (see its output). If a step legitimately takes "
+            f"that long, raise {option}."
+        ) from error
 
 
 def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
@@ -168,7 +213,7 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
-def all_gather_objects(obj: Any) -> List[Any]:
+def all_gather_objects(obj):
     """The list of every rank's ``obj``, in rank order; ``[obj]`` without a process group."""
     if not (dist.is_initialized() and dist.get_world_size() > 1):
         return [obj]
@@ -205,87 +250,3 @@ def shard_batches(
     for batch in order.split(batch_size):
         if len(batch) >= world_size:
             yield batch[rank::world_size], len(batch)
-
-
-def get_rng_state() -> Dict[str, Any]:
-    """The states of Python's, NumPy's and torch's (CPU and CUDA) generators."""
-    numpy_state = np.random.get_state(legacy=False)
-    numpy_state["state"]["key"] = torch.from_numpy(numpy_state["state"]["key"].astype(np.int64))
-    return {
-        "python": random.getstate(),
-        "numpy": numpy_state,
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def set_rng_state(state: Dict[str, Any]) -> None:
-    """Restores what :func:`get_rng_state` returned (CUDA states where there is CUDA)."""
-    random.setstate(state["python"])
-    numpy_state = dict(state["numpy"])
-    numpy_state["state"] = dict(numpy_state["state"])
-    numpy_state["state"]["key"] = numpy_state["state"]["key"].numpy().astype(np.uint32)
-    np.random.set_state(numpy_state)
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def save_checkpoint(path: str, state: Dict[str, Any]) -> None:
-    """
-    Writes ``state`` (tensors, containers and Python scalars) to ``path``
-    atomically: to a temporary file in the same directory, flushed to disk, then
-    renamed over ``path``.
-    """
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    payload = buffer.getvalue()
-    header = b"%s %d %s\n" % (
-        _MAGIC,
-        CHECKPOINT_VERSION,
-        hashlib.sha256(payload).hexdigest().encode(),
-    )
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".checkpoint-", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(header)
-            file.write(payload)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
-def load_checkpoint(path: str, map_location=None) -> Dict[str, Any]:
-    """
-    Reads a checkpoint written by :func:`save_checkpoint`.
-
-    :raises FileNotFoundError: if there is no file at ``path``.
-    :raises ValueError: naming ``path``, if the file is not such a checkpoint, is
-        of another format version, or is truncated or corrupt.
-    """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"there is no checkpoint file at {path!r}.")
-    with open(path, "rb") as file:
-        header = file.readline(200)
-        payload = file.read()
-    fields = header.rstrip(b"\n").rsplit(b" ", 2)
-    if len(fields) != 3 or fields[0] != _MAGIC or not header.endswith(b"\n"):
-        raise ValueError(f"checkpoint {path!r} is not a pyro-concrete checkpoint.")
-    magic, version, digest = fields
-    if version != str(CHECKPOINT_VERSION).encode():
-        raise ValueError(
-            f"checkpoint {path!r} has format version {version.decode(errors='replace')}; "
-            f"this version of pyro-concrete reads version {CHECKPOINT_VERSION}."
-        )
-    if hashlib.sha256(payload).hexdigest().encode() != digest:
-        raise ValueError(
-            f"checkpoint {path!r} is corrupt or truncated (its checksum does not match); "
-            "resume from an earlier checkpoint or start afresh."
-        )
-    return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)

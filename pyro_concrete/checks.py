@@ -1,0 +1,270 @@
+# Copyright Contributors to the pyro-concrete project.
+# SPDX-License-Identifier: Apache-2.0
+
+"""
+Every argument check of the package, one outcome per kind of bad input: a value
+of the wrong type (a ``bool`` where a number is expected, a list where a tensor
+is) is a ``TypeError``; a value of the right type outside its domain (a negative
+temperature, an unknown estimator, NaN logits) is a ``ValueError``. Each message
+names the argument, what was given and what is expected.
+"""
+
+import math
+import warnings
+from numbers import Integral, Real
+from typing import Sequence, Tuple, Union
+
+import torch
+
+from pyro_concrete.ops.dtype import compute_dtype
+from pyro_concrete.ops.hard_sample import ESTIMATORS
+
+__all__ = [
+    "broadcast_temperature",
+    "check_choice",
+    "check_estimator",
+    "check_integer",
+    "check_nonnegative_number",
+    "check_positive_number",
+    "check_probs_or_logits",
+    "check_value_tensor",
+    "is_real_number",
+    "validate_parameters",
+]
+
+
+def is_real_number(value) -> bool:
+    """A Python (or NumPy) real number; ``bool`` is not a number here."""
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _check_number(name, value, positive: bool) -> float:
+    if not is_real_number(value):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}.")
+    value = float(value)
+    low_ok = value > 0 if positive else value >= 0
+    if not (low_ok and math.isfinite(value)):
+        kind = "positive" if positive else "non-negative"
+        raise ValueError(f"{name} must be a {kind} finite number, got {value!r}.")
+    return value
+
+
+def check_positive_number(name: str, value) -> float:
+    """``value`` as a float, if it is a positive finite real number."""
+    return _check_number(name, value, positive=True)
+
+
+def check_nonnegative_number(name: str, value) -> float:
+    """``value`` as a float, if it is a non-negative finite real number."""
+    return _check_number(name, value, positive=False)
+
+
+def check_integer(name: str, value, minimum: int) -> int:
+    """``value``, if it is an integer (not a ``bool``) of at least ``minimum``."""
+    if not isinstance(value, Integral) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}.")
+    return int(value)
+
+
+def check_choice(name: str, value, choices: Sequence[str]):
+    """``value``, if it is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}.")
+    return value
+
+
+def check_estimator(estimator: str, rao_samples: int, temperature=None) -> None:
+    """
+    Checks a straight-through estimator's name and ``rao_samples``. ReinMax is
+    defined for temperatures of at least 1 and uses :math:`\\max(\\tau, 1)`: a
+    Python-number temperature below 1 gives a warning that says so.
+    """
+    check_choice("estimator", estimator, ESTIMATORS)
+    check_integer("rao_samples", rao_samples, minimum=1)
+    if estimator == "reinmax" and is_real_number(temperature) and temperature < 1:
+        warnings.warn(
+            f"estimator='reinmax' is defined for temperatures of at least 1 (Liu et al., "
+            f"2023); its gradient uses temperature max({temperature:g}, 1) = 1. The "
+            "forward samples do not depend on the temperature.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def check_value_tensor(value, method: str) -> None:
+    """``value`` given to ``method`` (``"Dist.log_prob"``) must be a tensor."""
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(
+            f"{method} expects a torch.Tensor value, got {type(value).__name__} {value!r}; "
+            "wrap it with torch.as_tensor."
+        )
+
+
+def check_probs_or_logits(probs, logits, event_dim: int) -> Tuple[torch.Tensor, bool]:
+    """
+    Structural checks on ``probs``/``logits`` (always run: they cost nothing).
+    Returns the given tensor and whether it is ``logits``.
+    """
+    if (probs is None) == (logits is None):
+        given = "both" if probs is not None else "neither"
+        raise ValueError(f"Exactly one of probs or logits must be specified, got {given}.")
+    name, param = ("logits", logits) if logits is not None else ("probs", probs)
+    if is_real_number(param):
+        param = torch.tensor(float(param), dtype=torch.get_default_dtype())
+    if not isinstance(param, torch.Tensor):
+        raise TypeError(f"{name} must be a Tensor, got {type(param).__name__}.")
+    if not param.is_floating_point():
+        raise TypeError(f"{name} must have a floating point dtype, got {param.dtype}.")
+    if param.dim() < event_dim:
+        raise ValueError(
+            f"{name} must have at least one dimension, the category dimension "
+            f"(shape (..., K)); got a tensor of shape {tuple(param.shape)}."
+        )
+    if event_dim and param.size(-1) == 0:
+        raise ValueError(f"{name} must have at least one category, got shape {tuple(param.shape)}.")
+    return param, logits is not None
+
+
+def broadcast_temperature(
+    temperature, param: torch.Tensor, event_dim: int
+) -> Tuple[Union[torch.Tensor, float], torch.Tensor, torch.Size]:
+    """
+    Checks the type and shape of ``temperature`` and broadcasts it with the batch
+    shape of ``param``. Returns the temperature (a float if it was a Python
+    number, else a tensor of the batch shape in float32 or wider, never half
+    precision), the parameter expanded to the batch shape, and the batch shape.
+    """
+    param_batch_shape = param.shape[: param.dim() - event_dim]
+    event_shape = param.shape[param.dim() - event_dim :]
+    if is_real_number(temperature):
+        return check_positive_number("temperature", temperature), param, param_batch_shape
+    if not isinstance(temperature, torch.Tensor):
+        raise TypeError(
+            "temperature must be a positive Python number or a Tensor, got "
+            f"{type(temperature).__name__}."
+        )
+    if temperature.dtype == torch.bool or temperature.is_complex():
+        raise TypeError(f"temperature must be a real tensor, got dtype {temperature.dtype}.")
+    try:
+        batch_shape = torch.broadcast_shapes(param_batch_shape, temperature.shape)
+    except RuntimeError:
+        raise ValueError(
+            f"temperature of shape {tuple(temperature.shape)} is not broadcastable with the "
+            f"batch shape {tuple(param_batch_shape)} of the probs/logits of shape "
+            f"{tuple(param.shape)}. "
+            "The temperature broadcasts with the batch shape, not with the category "
+            "dimension: for logits of shape (B, K) a per-row temperature has shape (B,)."
+        ) from None
+    dtype = torch.result_type(param, temperature)
+    if not dtype.is_floating_point:
+        dtype = torch.get_default_dtype()
+    temperature_dtype = torch.promote_types(compute_dtype(dtype), temperature.dtype)
+    param = param.to(dtype).expand(batch_shape + event_shape)
+    temperature = temperature.to(device=param.device, dtype=temperature_dtype)
+    return temperature.expand(batch_shape), param, batch_shape
+
+
+def _parameter_statistics(temperature, param, is_logits, binary) -> dict:
+    """The statistics the value checks need, reduced on the device, read in one transfer."""
+    statistics = {}
+    if isinstance(temperature, torch.Tensor) and temperature.numel():
+        temperature = temperature.detach()
+        statistics["low_temperature"] = temperature.amin()
+        statistics["high_temperature"] = temperature.amax()
+        statistics["nan_temperature"] = temperature.isnan().any()
+    param = param.detach()
+    if param.numel():
+        if is_logits:
+            finite = param.isfinite()
+            statistics["nan"] = param.isnan().any()
+            statistics["plus_inf"] = (param == math.inf).any()
+            statistics["minus_inf"] = (param == -math.inf).any()
+            statistics["scale"] = param.masked_fill(~finite, 0.0).abs().amax()
+            if not binary:
+                statistics["empty_row"] = (param == -math.inf).all(-1).any()
+        else:
+            statistics["low"] = param.amin()
+            statistics["high"] = param.amax()
+            if not binary:
+                statistics["low_total"] = param.sum(-1).amin()
+    if not statistics:
+        return {}
+    values = torch.stack([s.to(torch.float64) for s in statistics.values()]).tolist()
+    return dict(zip(statistics, values))
+
+
+def _check_temperature_values(temperature, values):
+    if not isinstance(temperature, torch.Tensor) or "low_temperature" not in values:
+        return
+    low, high = values["low_temperature"], values["high_temperature"]
+    if values["nan_temperature"] or not (low > 0 and math.isfinite(high)):
+        bad = temperature[~((temperature > 0) & torch.isfinite(temperature))]
+        raise ValueError(
+            f"temperature must be positive and finite, got values {bad.flatten()[:5].tolist()}."
+        )
+
+
+def _check_logits_values(values, param, low_temperature, binary, allow_degenerate):
+    if values["nan"]:
+        raise ValueError("logits must not be NaN.")
+    if values["plus_inf"] and not binary:
+        raise ValueError("logits must not be +inf (-inf rules a category out).")
+    if (values["minus_inf"] or values["plus_inf"]) and not allow_degenerate:
+        raise ValueError(
+            "logits must be finite for a relaxed distribution: the relaxed density of a "
+            "category of probability 0 (or 1) is degenerate. Drop the category, or use a "
+            "straight-through distribution."
+        )
+    if values.get("empty_row"):
+        raise ValueError("logits must have a finite entry in every row, got a row of -inf.")
+    # Gumbel and logistic noise stay below 40 in magnitude in every dtype.
+    limit = torch.finfo(compute_dtype(param.dtype)).max / 4
+    scale = values["scale"]
+    if (scale + 40) / low_temperature > limit:
+        raise ValueError(
+            f"temperature {low_temperature:g} is too small for logits of magnitude "
+            f"{scale:g} in {param.dtype}: (logits + noise) / temperature overflows. "
+            f"Use float64, or a temperature of at least {(scale + 40) / limit:g}."
+        )
+
+
+def _check_probs_values(values, binary, allow_degenerate):
+    low, high = values["low"], values["high"]
+    if math.isnan(low) or not math.isfinite(high):
+        raise ValueError("probs must be finite, got NaN or infinite entries.")
+    if low < 0 or (binary and high > 1):
+        bounds = "lie in [0, 1]" if binary else "be non-negative"
+        raise ValueError(f"probs must {bounds}, got values in [{low:g}, {high:g}].")
+    degenerate = low == 0 or (binary and high == 1)
+    if degenerate and not allow_degenerate:
+        bounds = "lie strictly inside (0, 1)" if binary else "be positive"
+        raise ValueError(
+            f"probs must {bounds} for a relaxed distribution, got values in "
+            f"[{low:g}, {high:g}]: the relaxed density of a category of probability 0 "
+            "is degenerate. Drop the category, or use a straight-through distribution."
+        )
+    if not binary and values["low_total"] <= 0:
+        raise ValueError("probs must have a positive entry in every row, got an all-zero row.")
+
+
+def validate_parameters(
+    temperature, param: torch.Tensor, is_logits: bool, *, binary: bool, allow_degenerate: bool
+) -> None:
+    """
+    Value checks on the parameters, run when validation is enabled.
+
+    :param bool binary: ``param`` holds Bernoulli parameters (probabilities in
+        ``[0, 1]``, log-odds) rather than categorical ones.
+    :param bool allow_degenerate: probabilities may be 0 (or 1 when ``binary``) and
+        logits infinite, as the straight-through distributions allow; relaxed
+        densities need them open.
+    """
+    values = _parameter_statistics(temperature, param, is_logits, binary)
+    _check_temperature_values(temperature, values)
+    if "scale" in values:
+        low_temperature = values.get("low_temperature", temperature)
+        _check_logits_values(values, param, low_temperature, binary, allow_degenerate)
+    elif "low" in values:
+        _check_probs_values(values, binary, allow_degenerate)
