@@ -7,8 +7,8 @@ Gradient estimators for straight-through samples.
 All three share the forward value -- an exact one-hot vector (or 0/1 bit) drawn
 by the Gumbel-max trick, distributed exactly as ``Categorical(softmax(logits))``
 in every dtype -- and differ in the gradient they pass backward. One kernel,
-:func:`one_hot_sample` (:func:`bits_sample` for bits), implements them for the
-straight-through distributions and :mod:`pyro_concrete.functional`:
+:func:`hard_sample`, implements them for the straight-through distributions and
+:mod:`pyro_concrete.functional`:
 
 - ``"straight_through"``: straight-through Gumbel-Softmax [1], the gradient of
   the relaxed sample :math:`\mathrm{softmax}((\theta + G) / \tau)`.
@@ -45,8 +45,7 @@ straight-through distributions and :mod:`pyro_concrete.functional`:
 from pyro_concrete.checks import check_estimator
 from pyro_concrete.ops.hard_sample import (
     ESTIMATORS,
-    bits_sample,
-    one_hot_sample,
+    hard_sample,
     straight_through_bits,
     straight_through_one_hot,
 )
@@ -54,11 +53,10 @@ from pyro_concrete.ops.noise import conditional_gumbel_noise, conditional_logist
 
 __all__ = [
     "ESTIMATORS",
-    "bits_sample",
     "check_estimator",
     "conditional_gumbel_noise",
     "conditional_logistic_noise",
-    "one_hot_sample",
+    "hard_sample",
     "straight_through_bits",
     "straight_through_one_hot",
 ]

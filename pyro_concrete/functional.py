@@ -20,7 +20,7 @@ from torch.distributions import Distribution
 
 from pyro_concrete.checks import check_estimator, check_positive_number, is_real_number
 from pyro_concrete.ops.dtype import compute_dtype
-from pyro_concrete.ops.hard_sample import bits_sample, divide_by_temperature, one_hot_sample
+from pyro_concrete.ops.hard_sample import divide_by_temperature, hard_sample
 from pyro_concrete.ops.noise import log_exponential_noise, logistic_noise
 from pyro_concrete.ops.special import fast_softmax
 
@@ -113,7 +113,7 @@ def gumbel_softmax(
     noise = log_exponential_noise(logits.shape, logits.dtype, logits.device)
     perturbed = noise.sub_(logits).neg_()
     if hard:
-        value = one_hot_sample(logits, perturbed, temperature, estimator, rao_samples)
+        value = hard_sample(logits, perturbed, temperature, estimator, rao_samples)
     else:
         value = fast_softmax(divide_by_temperature(perturbed, temperature, in_place=True))
     return value.to(dtype).movedim(-1, dim)
@@ -148,7 +148,7 @@ def binary_gumbel_softmax(
     temperature = tau.to(logits.dtype) if isinstance(tau, Tensor) else float(tau)
     perturbed = logistic_noise(logits.shape, logits.dtype, logits.device).add_(logits)
     if hard:
-        value = bits_sample(logits, perturbed, temperature, estimator, rao_samples)
+        value = hard_sample(logits, perturbed, temperature, estimator, rao_samples, binary=True)
     else:
         value = divide_by_temperature(perturbed, temperature, in_place=True).sigmoid()
     return value.to(dtype)

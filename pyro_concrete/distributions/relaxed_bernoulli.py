@@ -18,7 +18,7 @@ from pyro_concrete.ops.carry import (
     value_from_logit,
 )
 from pyro_concrete.ops.dtype import compute_dtype, to_caller_dtype
-from pyro_concrete.ops.hard_sample import bits_sample, divide_by_temperature
+from pyro_concrete.ops.hard_sample import divide_by_temperature, hard_sample
 from pyro_concrete.ops.noise import logistic_noise
 from pyro_concrete.ops.special import log_of_probs
 
@@ -201,8 +201,13 @@ class RelaxedBernoulliConcreteStraightThrough(StraightThroughMixin, _BernoulliCo
     def rsample(self, sample_shape=torch.Size()):
         perturbed = self._perturbed_logits(sample_shape)
         temperature = self._event_temperature(perturbed.dtype)
-        value = bits_sample(
-            self._unnormalized_logits, perturbed, temperature, self.estimator, self.rao_samples
+        value = hard_sample(
+            self._unnormalized_logits,
+            perturbed,
+            temperature,
+            self.estimator,
+            self.rao_samples,
+            binary=True,
         )
         return attach(value.to(self.dtype), STRAIGHT_THROUGH)
 

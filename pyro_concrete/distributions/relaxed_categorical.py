@@ -23,7 +23,7 @@ from pyro_concrete.ops.carry import (
 from pyro_concrete.ops.dtype import compute_dtype, to_caller_dtype
 from pyro_concrete.ops.hard_sample import (
     divide_by_temperature,
-    one_hot_sample,
+    hard_sample,
     temperature_requires_grad,
 )
 from pyro_concrete.ops.noise import log_exponential_noise
@@ -339,7 +339,7 @@ class RelaxedCategoricalConcreteStraightThrough(StraightThroughMixin, _Categoric
     def rsample(self, sample_shape=torch.Size()):
         perturbed = self._negated_perturbed_logits(sample_shape).neg_()
         temperature = self._event_temperature(perturbed.dtype)
-        value = one_hot_sample(
+        value = hard_sample(
             self._unnormalized_logits, perturbed, temperature, self.estimator, self.rao_samples
         )
         return attach(value.to(self.dtype), STRAIGHT_THROUGH)

@@ -30,9 +30,8 @@ from pyro_concrete.ops.special import fast_softmax, max_index, softmax_vjp
 
 __all__ = [
     "ESTIMATORS",
-    "bits_sample",
     "divide_by_temperature",
-    "one_hot_sample",
+    "hard_sample",
     "reinmax_temperature",
     "straight_through_bits",
     "straight_through_one_hot",
@@ -80,12 +79,19 @@ def _needs_gradient(perturbed: torch.Tensor, temperature: Temperature) -> bool:
     )
 
 
-class _StraightThroughOneHot(torch.autograd.Function):
+def _hard_value(choice, like, binary):
+    """The exact 0/1 value of ``choice`` (bits, or indices of one-hot vectors)."""
+    if binary:
+        return choice.to(like.dtype)
+    return torch.zeros_like(like).scatter(-1, choice, 1.0)
+
+
+class _StraightThrough(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(index, surrogate):
-        return torch.zeros_like(surrogate).scatter(-1, index, 1.0)
+    def forward(choice, surrogate, binary):
+        return _hard_value(choice, surrogate, binary)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -93,23 +99,7 @@ class _StraightThroughOneHot(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return None, grad
-
-
-class _StraightThroughBits(torch.autograd.Function):
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(positive, surrogate):
-        return positive.to(surrogate.dtype)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        pass
-
-    @staticmethod
-    def backward(ctx, grad):
-        return None, grad
+        return None, grad, None
 
 
 def straight_through_one_hot(index: torch.Tensor, surrogate: torch.Tensor) -> torch.Tensor:
@@ -118,129 +108,83 @@ def straight_through_one_hot(index: torch.Tensor, surrogate: torch.Tensor) -> to
     ``surrogate``) whose gradient is passed unchanged to ``surrogate``.
     ``hard - soft.detach() + soft`` would cost two more passes.
     """
-    return _StraightThroughOneHot.apply(index, surrogate)
+    return _StraightThrough.apply(index, surrogate, False)
 
 
 def straight_through_bits(positive: torch.Tensor, surrogate: torch.Tensor) -> torch.Tensor:
     """The booleans ``positive`` as exact 0/1 whose gradient passes unchanged to ``surrogate``."""
-    return _StraightThroughBits.apply(positive, surrogate)
+    return _StraightThrough.apply(positive, surrogate, True)
 
 
-def _save_temperature(ctx, tensors, temperature):
-    if isinstance(temperature, torch.Tensor):
-        ctx.scalar_temperature = None
-        ctx.save_for_backward(*tensors, temperature)
-    else:
-        ctx.scalar_temperature = temperature
-        ctx.save_for_backward(*tensors)
-
-
-def _saved_temperature(ctx):
-    if ctx.scalar_temperature is None:
-        *tensors, temperature = ctx.saved_tensors
-        return tensors, temperature
-    return list(ctx.saved_tensors), ctx.scalar_temperature
-
-
-class _ReinMaxOneHot(torch.autograd.Function):
+class _ReinMax(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(index, logits, temperature):
-        return torch.zeros_like(logits).scatter(-1, index, 1.0)
+    def forward(choice, logits, temperature, binary):
+        return _hard_value(choice, logits, binary)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        _, logits, temperature = inputs
-        _save_temperature(ctx, (output, logits), temperature)
+        _, logits, temperature, ctx.binary = inputs
+        if isinstance(temperature, torch.Tensor):
+            ctx.scalar_temperature = None
+            ctx.save_for_backward(output, logits, temperature)
+        else:
+            ctx.scalar_temperature = temperature
+            ctx.save_for_backward(output, logits)
 
     @staticmethod
     def backward(ctx, grad):
-        (one_hot, logits), temperature = _saved_temperature(ctx)
+        hard, logits, *temperature = ctx.saved_tensors
+        temperature = temperature[0] if temperature else ctx.scalar_temperature
+        if ctx.binary:
+            probs = logits.sigmoid()
+            shifted_probs = 0.5 * ((logits / temperature).sigmoid() + hard)
+            slope = 2 * shifted_probs * (1 - shifted_probs) - 0.5 * probs * (1 - probs)
+            return None, grad * slope, None, None
         probs = fast_softmax(logits)
-        shifted_probs = 0.5 * (fast_softmax(logits / temperature) + one_hot)
+        shifted_probs = 0.5 * (fast_softmax(logits / temperature) + hard)
         grad_logits = 2 * softmax_vjp(shifted_probs, grad) - 0.5 * softmax_vjp(probs, grad)
-        return None, grad_logits, None
+        return None, grad_logits, None, None
 
 
-class _ReinMaxBits(torch.autograd.Function):
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(positive, logits, temperature):
-        return positive.to(logits.dtype)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        _, logits, temperature = inputs
-        _save_temperature(ctx, (output, logits), temperature)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (value, logits), temperature = _saved_temperature(ctx)
-        probs = logits.sigmoid()
-        shifted_probs = 0.5 * ((logits / temperature).sigmoid() + value)
-        slope = 2 * shifted_probs * (1 - shifted_probs) - 0.5 * probs * (1 - probs)
-        return None, grad * slope, None
-
-
-def one_hot_sample(
+def hard_sample(
     logits: torch.Tensor,
     perturbed: torch.Tensor,
     temperature: Temperature,
     estimator: str,
     rao_samples: int,
+    *,
+    binary: bool = False,
 ) -> torch.Tensor:
     r"""
-    The one-hot vector of :math:`\arg\max_k (\theta_k + G_k)`, with the gradient
-    of ``estimator``.
+    The one-hot vector of :math:`\arg\max_k (\theta_k + G_k)` -- or with
+    ``binary=True`` the bits :math:`[\theta + L > 0]` -- as exact zeros and ones,
+    with the gradient of ``estimator``.
 
-    :param torch.Tensor logits: the logits :math:`\theta` (compute dtype), which
-        broadcast against ``perturbed``; ``-inf`` rules a category out.
-    :param torch.Tensor perturbed: :math:`\theta + G`, Gumbel noise added.
+    :param torch.Tensor logits: the logits :math:`\theta` (log-odds for bits) in
+        the compute dtype, which broadcast against ``perturbed``; ``-inf`` rules a
+        category out.
+    :param torch.Tensor perturbed: :math:`\theta + G`, Gumbel noise added
+        (logistic noise for bits).
     :param temperature: :math:`\tau`, a number or a tensor that broadcasts against
         ``perturbed`` (with a category dimension of size 1).
     :param str estimator: one of :data:`ESTIMATORS`.
     :param int rao_samples: conditional noise draws for ``"gumbel_rao"``.
+    :param bool binary: sample bits rather than one-hot vectors.
     :returns: exact zeros and ones, in the dtype of ``perturbed``.
     """
-    index = max_index(perturbed)
+    choice = perturbed > 0 if binary else max_index(perturbed)
     if not _needs_gradient(perturbed, temperature):
-        return torch.zeros_like(perturbed).scatter(-1, index, 1.0)
+        return _hard_value(choice, perturbed, binary)
     if estimator == "reinmax":
         logits = logits.expand(perturbed.shape)
-        return _ReinMaxOneHot.apply(index, logits, reinmax_temperature(temperature))
+        return _ReinMax.apply(choice, logits, reinmax_temperature(temperature), binary)
+    relax = torch.sigmoid if binary else fast_softmax
     if estimator == "gumbel_rao":
-        noise = conditional_gumbel_noise(logits.detach(), index, rao_samples)
-        surrogate = fast_softmax(divide_by_temperature(logits + noise, temperature)).mean(0)
+        conditional_noise = conditional_logistic_noise if binary else conditional_gumbel_noise
+        noise = conditional_noise(logits.detach(), choice, rao_samples)
+        surrogate = relax(divide_by_temperature(logits + noise, temperature)).mean(0)
     else:
-        surrogate = fast_softmax(divide_by_temperature(perturbed, temperature))
-    return straight_through_one_hot(index, surrogate)
-
-
-def bits_sample(
-    logits: torch.Tensor,
-    perturbed: torch.Tensor,
-    temperature: Temperature,
-    estimator: str,
-    rao_samples: int,
-) -> torch.Tensor:
-    r"""
-    The bits :math:`[\theta + L > 0]` as exact zeros and ones, with the gradient of
-    ``estimator``: the binary twin of :func:`one_hot_sample`.
-
-    :param torch.Tensor logits: the log-odds :math:`\theta` (compute dtype).
-    :param torch.Tensor perturbed: :math:`\theta + L`, logistic noise added.
-    """
-    positive = perturbed > 0
-    if not _needs_gradient(perturbed, temperature):
-        return positive.to(perturbed.dtype)
-    if estimator == "reinmax":
-        logits = logits.expand(perturbed.shape)
-        return _ReinMaxBits.apply(positive, logits, reinmax_temperature(temperature))
-    if estimator == "gumbel_rao":
-        noise = conditional_logistic_noise(logits.detach(), positive, rao_samples)
-        surrogate = divide_by_temperature(logits + noise, temperature).sigmoid().mean(0)
-    else:
-        surrogate = divide_by_temperature(perturbed, temperature).sigmoid()
-    return straight_through_bits(positive, surrogate)
+        surrogate = relax(divide_by_temperature(perturbed, temperature))
+    return _StraightThrough.apply(choice, surrogate, binary)
