@@ -32,7 +32,10 @@ exclude_patterns = ["build", "**.ipynb_checkpoints"]
 autodoc_member_order = "bysource"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_typehints = "none"
-napoleon_google_docstring = False
+# Our docstrings use :param: fields; the methods inherited from torch use Google
+# style ("Args:"), which napoleon renders.
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
 
 # The notebooks are committed executed; the docs render them as they are.
 nb_execution_mode = "off"
@@ -68,3 +71,47 @@ intersphinx_mapping = {
     "pyro": ("https://docs.pyro.ai/en/stable", (None, _empty_inventory("pyro"))),
 }
 intersphinx_timeout = float(os.environ.get("INTERSPHINX_TIMEOUT", 5))
+
+
+def _is_private(base):
+    """Private to the package: not in its public API (underscored names, mixins, bases)."""
+    if base.__module__.startswith("pyro_concrete"):
+        return base.__name__ not in pyro_concrete.__all__
+    return base.__name__.startswith("_")
+
+
+def _public_bases(app, name, obj, options, bases):
+    """Show the first public ancestors instead of private bases and mixins."""
+    public = []
+    for base in bases:
+        if _is_private(base):
+            public.extend(b for b in base.__bases__ if b not in public and b is not object)
+        elif base not in public:
+            public.append(base)
+    if public != bases:
+        bases[:] = public
+        _public_bases(app, name, obj, options, bases)
+
+
+def _describe_distribution(app, what, name, obj, options, lines):
+    """Every distribution class lists its support, argument constraints and rsample."""
+    from torch.distributions import Distribution
+
+    if what != "class" or not (isinstance(obj, type) and issubclass(obj, Distribution)):
+        return
+    constraints = ", ".join(f"``{key}``: ``{value}``" for key, value in obj.arg_constraints.items())
+    lines.extend(
+        [
+            "",
+            f":Support: ``{obj.support!r}``",
+            f":Argument constraints: {constraints}",
+            f":Reparameterized: ``has_rsample = {obj.has_rsample}``",
+            f":Enumerable: ``has_enumerate_support = {obj.has_enumerate_support}``",
+            "",
+        ]
+    )
+
+
+def setup(app):
+    app.connect("autodoc-process-bases", _public_bases)
+    app.connect("autodoc-process-docstring", _describe_distribution)
