@@ -90,3 +90,57 @@ def test_bad_input():
         gumbel_softmax(torch.tensor([0.0, float("nan")]), 1.0)
     with pytest.raises(ValueError, match="tau"):
         binary_gumbel_softmax(torch.randn(3), torch.tensor([1.0, -1.0, 1.0]))
+
+
+# The calls torch's documentation of F.gumbel_softmax shows or allows: positional
+# and keyword, every parameter.
+TORCH_CALLS = [
+    ((), {}),
+    ((), {"tau": 0.1}),
+    ((), {"tau": 0.5, "hard": True}),
+    ((1.0, False), {}),
+    ((0.5, True), {}),
+    ((1.0, False, 1e-10, -1), {}),
+    ((), {"tau": 1, "hard": False, "eps": 1e-10, "dim": -1}),
+    ((), {"hard": True, "dim": 0}),
+    ((2.0, True, 1e-10, 1), {}),
+    ((), {"tau": torch.tensor(0.7)}),
+]
+
+
+@pytest.mark.parametrize("args, kwargs", TORCH_CALLS, ids=str)
+def test_accepts_every_call_of_torch_gumbel_softmax(args, kwargs):
+    """The same call means the same thing: shapes, dtype, the simplex or one-hot along dim."""
+    logits = torch.randn(4, 3, 5, requires_grad=True)
+    ours = gumbel_softmax(logits, *args, **kwargs)
+    theirs = torch.nn.functional.gumbel_softmax(logits, *args, **kwargs)
+    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+    dim = kwargs.get("dim", args[3] if len(args) > 3 else -1)
+    hard = kwargs.get("hard", args[1] if len(args) > 1 else False)
+    torch.testing.assert_close(ours.sum(dim), torch.ones_like(ours.sum(dim)))
+    if hard:
+        assert ((ours == 0) | (ours == 1)).all()
+    (grad,) = torch.autograd.grad((ours * torch.randn(ours.shape)).sum(), [logits])
+    assert torch.isfinite(grad).all() and grad.abs().sum() > 0
+
+
+def test_deprecated_eps_warns_as_torch_does():
+    logits = torch.randn(3)
+    with pytest.warns(UserWarning, match="`eps` parameter is deprecated"):
+        torch.nn.functional.gumbel_softmax(logits, eps=1e-3)
+    with pytest.warns(UserWarning, match="`eps` parameter is deprecated"):
+        gumbel_softmax(logits, eps=1e-3)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_hard_samples_along_dim_follow_the_categorical_law(dim):
+    logits = torch.tensor([[0.5, -1.0, 0.0], [2.0, 0.0, -2.0]]).movedim(-1, dim).contiguous()
+    num_samples = 20_000
+    sample_dim = dim + 1 if dim >= 0 else dim
+    samples = gumbel_softmax(
+        logits.expand((num_samples,) + logits.shape), 0.5, True, dim=sample_dim
+    )
+    counts = samples.sum(0).movedim(dim, -1)
+    expected = torch.softmax(logits.movedim(dim, -1), -1) * num_samples
+    for row, row_expected in zip(counts, expected):
+        assert scipy.stats.chisquare(row.numpy(), row_expected.numpy()).pvalue > 1e-3
