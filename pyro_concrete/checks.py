@@ -157,103 +157,117 @@ def broadcast_temperature(
             "The temperature broadcasts with the batch shape, not with the category "
             "dimension: for logits of shape (B, K) a per-row temperature has shape (B,)."
         ) from None
-    dtype = torch.result_type(param, temperature)
-    if not dtype.is_floating_point:
-        dtype = torch.get_default_dtype()
+    # torch's promotion (a 0-dim tensor does not widen the parameters), spelt with
+    # promote_types, which torch.compile can trace.
+    if temperature.is_floating_point() and temperature.dim():
+        dtype = torch.promote_types(param.dtype, temperature.dtype)
+    else:
+        dtype = param.dtype
     temperature_dtype = torch.promote_types(compute_dtype(dtype), temperature.dtype)
     param = param.to(dtype).expand(batch_shape + event_shape)
     temperature = temperature.to(device=param.device, dtype=temperature_dtype)
     return temperature.expand(batch_shape), param, batch_shape
 
 
-def _parameter_statistics(temperature, param, is_logits, binary) -> dict:
-    """The statistics the value checks need, reduced on the device, read in one transfer."""
-    statistics = {}
-    if isinstance(temperature, torch.Tensor) and temperature.numel():
-        temperature = temperature.detach()
-        statistics["low_temperature"] = temperature.amin()
-        statistics["high_temperature"] = temperature.amax()
-        statistics["nan_temperature"] = temperature.isnan().any()
-    param = param.detach()
-    if param.numel():
-        if is_logits:
-            finite = param.isfinite()
-            statistics["nan"] = param.isnan().any()
-            statistics["plus_inf"] = (param == math.inf).any()
-            statistics["minus_inf"] = (param == -math.inf).any()
-            statistics["scale"] = param.masked_fill(~finite, 0.0).abs().amax()
-            if not binary:
-                statistics["empty_row"] = (param == -math.inf).all(-1).any()
-        else:
-            statistics["low"] = param.amin()
-            statistics["high"] = param.amax()
-            if not binary:
-                statistics["low_total"] = param.sum(-1).amin()
-    if not statistics:
-        return {}
-    values = torch.stack([s.to(torch.float64) for s in statistics.values()]).tolist()
-    return dict(zip(statistics, values))
+def _number(tensor) -> float:
+    return tensor.item() if isinstance(tensor, torch.Tensor) else float(tensor)
 
 
-def _check_temperature_values(temperature, values):
-    if not isinstance(temperature, torch.Tensor) or "low_temperature" not in values:
-        return
-    low, high = values["low_temperature"], values["high_temperature"]
-    if values["nan_temperature"] or not (low > 0 and math.isfinite(high)):
-        bad = temperature[~((temperature > 0) & torch.isfinite(temperature))]
-        raise ValueError(
-            f"temperature must be positive and finite, got values {bad.flatten()[:5].tolist()}."
+def _temperature_checks(temperature):
+    if not isinstance(temperature, torch.Tensor) or not temperature.numel():
+        return []
+    temperature = temperature.detach()
+    bad = ~((temperature > 0) & torch.isfinite(temperature))
+    return [
+        (
+            bad.any(),
+            lambda: (
+                "temperature must be positive and finite, got values "
+                f"{temperature[bad].flatten()[:5].tolist()}."
+            ),
         )
+    ]
 
 
-def _check_logits_values(values, param, low_temperature, binary, allow_degenerate):
-    if values["nan"]:
-        raise ValueError("logits must not be NaN.")
-    if values["plus_inf"] and not binary:
-        raise ValueError("logits must not be +inf (-inf rules a category out).")
-    if (values["minus_inf"] or values["plus_inf"]) and not allow_degenerate:
-        raise ValueError(
+def _logits_checks(logits, low_temperature, binary, allow_degenerate):
+    plus_inf, minus_inf = logits == math.inf, logits == -math.inf
+    # Gumbel and logistic noise stay below 40 in magnitude in every dtype.
+    limit = torch.finfo(compute_dtype(logits.dtype)).max / 4
+    scale = logits.masked_fill(plus_inf | minus_inf, 0.0).abs().amax()
+    checks = [(logits.isnan().any(), lambda: "logits must not be NaN.")]
+    if not binary:
+        checks.append(
+            (plus_inf.any(), lambda: "logits must not be +inf (-inf rules a category out).")
+        )
+    if not allow_degenerate:
+        message = (
             "logits must be finite for a relaxed distribution: the relaxed density of a "
             "category of probability 0 (or 1) is degenerate. Drop the category, or use a "
             "straight-through distribution."
         )
-    if values.get("empty_row"):
-        raise ValueError("logits must have a finite entry in every row, got a row of -inf.")
-    # Gumbel and logistic noise stay below 40 in magnitude in every dtype.
-    limit = torch.finfo(compute_dtype(param.dtype)).max / 4
-    scale = values["scale"]
-    if (scale + 40) / low_temperature > limit:
-        raise ValueError(
-            f"temperature {low_temperature:g} is too small for logits of magnitude "
-            f"{scale:g} in {param.dtype}: (logits + noise) / temperature overflows. "
-            f"Use float64, or a temperature of at least {(scale + 40) / limit:g}."
+        checks.append(((plus_inf | minus_inf).any(), lambda: message))
+    elif not binary:
+        checks.append(
+            (
+                minus_inf.all(-1).any(),
+                lambda: "logits must have a finite entry in every row, got a row of -inf.",
+            )
         )
+    overflow = (scale + 40) / low_temperature > limit
+    checks.append(
+        (
+            overflow,
+            lambda: (
+                f"temperature {_number(low_temperature):g} is too small for logits of "
+                f"magnitude {scale.item():g} in {logits.dtype}: (logits + noise) / temperature "
+                f"overflows. Use float64, or a temperature of at least "
+                f"{(scale.item() + 40) / limit:g}."
+            ),
+        )
+    )
+    return checks
 
 
-def _check_probs_values(values, binary, allow_degenerate):
-    low, high = values["low"], values["high"]
-    if math.isnan(low) or not math.isfinite(high):
-        raise ValueError("probs must be finite, got NaN or infinite entries.")
-    if low < 0 or (binary and high > 1):
-        bounds = "lie in [0, 1]" if binary else "be non-negative"
-        raise ValueError(f"probs must {bounds}, got values in [{low:g}, {high:g}].")
-    degenerate = low == 0 or (binary and high == 1)
-    if degenerate and not allow_degenerate:
-        bounds = "lie strictly inside (0, 1)" if binary else "be positive"
-        raise ValueError(
-            f"probs must {bounds} for a relaxed distribution, got values in "
-            f"[{low:g}, {high:g}]: the relaxed density of a category of probability 0 "
-            "is degenerate. Drop the category, or use a straight-through distribution."
+def _probs_checks(probs, binary, allow_degenerate):
+    def values():
+        return f"got values in [{probs.amin().item():g}, {probs.amax().item():g}]"
+
+    bounds = "lie in [0, 1]" if binary else "be non-negative"
+    out_of_bounds = ((probs < 0) | (probs > 1)) if binary else probs < 0
+    checks = [
+        (~probs.isfinite().all(), lambda: "probs must be finite, got NaN or infinite entries."),
+        (out_of_bounds.any(), lambda: f"probs must {bounds}, {values()}."),
+    ]
+    if not allow_degenerate:
+        open_bounds = "lie strictly inside (0, 1)" if binary else "be positive"
+        degenerate = (probs == 0) | (probs == 1) if binary else probs == 0
+        checks.append(
+            (
+                degenerate.any(),
+                lambda: (
+                    f"probs must {open_bounds} for a relaxed distribution, {values()}: the "
+                    "relaxed density of a category of probability 0 is degenerate. Drop the "
+                    "category, or use a straight-through distribution."
+                ),
+            )
         )
-    if not binary and values["low_total"] <= 0:
-        raise ValueError("probs must have a positive entry in every row, got an all-zero row.")
+    if not binary:
+        checks.append(
+            (
+                (probs.sum(-1) <= 0).any(),
+                lambda: "probs must have a positive entry in every row, got an all-zero row.",
+            )
+        )
+    return checks
 
 
 def validate_parameters(
     temperature, param: torch.Tensor, is_logits: bool, *, binary: bool, allow_degenerate: bool
 ) -> None:
     """
-    Value checks on the parameters, run when validation is enabled.
+    Value checks on the parameters, run when validation is enabled: one fused test
+    and one transfer when they pass (also under :func:`torch.func.vmap`, as torch's
+    own validation); the first failed check's message when one fails.
 
     :param bool binary: ``param`` holds Bernoulli parameters (probabilities in
         ``[0, 1]``, log-odds) rather than categorical ones.
@@ -261,10 +275,26 @@ def validate_parameters(
         logits infinite, as the straight-through distributions allow; relaxed
         densities need them open.
     """
-    values = _parameter_statistics(temperature, param, is_logits, binary)
-    _check_temperature_values(temperature, values)
-    if "scale" in values:
-        low_temperature = values.get("low_temperature", temperature)
-        _check_logits_values(values, param, low_temperature, binary, allow_degenerate)
-    elif "low" in values:
-        _check_probs_values(values, binary, allow_degenerate)
+    checks = _temperature_checks(temperature)
+    param = param.detach()
+    if param.numel():
+        if is_logits:
+            low_temperature = temperature
+            if isinstance(temperature, torch.Tensor):
+                low_temperature = temperature.detach().amin() if temperature.numel() else 1.0
+            checks += _logits_checks(param, low_temperature, binary, allow_degenerate)
+        else:
+            checks += _probs_checks(param, binary, allow_degenerate)
+    if not checks:
+        return
+    failed = torch.stack([torch.as_tensor(flag, device=param.device) for flag, _ in checks])
+    if torch._is_all_true(~failed):
+        return
+    try:
+        failures = failed.tolist()
+    except RuntimeError:  # under vmap the values are batched: name the checks only
+        messages = "; ".join(message().split(",")[0] for _, message in checks[:1])
+        raise ValueError(f"invalid parameters under a torch.func transform: {messages}") from None
+    for (_, message), failure in zip(checks, failures):
+        if failure:
+            raise ValueError(message())

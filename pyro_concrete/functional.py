@@ -21,7 +21,7 @@ from torch.distributions import Distribution
 from pyro_concrete.checks import check_estimator, check_positive_number, is_real_number
 from pyro_concrete.ops.dtype import compute_dtype
 from pyro_concrete.ops.hard_sample import divide_by_temperature, hard_sample
-from pyro_concrete.ops.noise import log_exponential_noise, logistic_noise
+from pyro_concrete.ops.noise import add_logits, log_exponential_noise, logistic_noise
 from pyro_concrete.ops.special import fast_softmax
 
 __all__ = ["binary_gumbel_softmax", "gumbel_softmax"]
@@ -111,7 +111,7 @@ def gumbel_softmax(
     temperature = _temperature_along_last(tau, logits, dim)
     logits = logits.movedim(dim, -1).to(compute_dtype(dtype))
     noise = log_exponential_noise(logits.shape, logits.dtype, logits.device)
-    perturbed = noise.sub_(logits).neg_()
+    perturbed = add_logits(noise, logits, subtract=True).neg_()
     if hard:
         value = hard_sample(logits, perturbed, temperature, estimator, rao_samples)
     else:
@@ -146,7 +146,7 @@ def binary_gumbel_softmax(
     dtype = logits.dtype
     logits = logits.to(compute_dtype(dtype))
     temperature = tau.to(logits.dtype) if isinstance(tau, Tensor) else float(tau)
-    perturbed = logistic_noise(logits.shape, logits.dtype, logits.device).add_(logits)
+    perturbed = add_logits(logistic_noise(logits.shape, logits.dtype, logits.device), logits)
     if hard:
         value = hard_sample(logits, perturbed, temperature, estimator, rao_samples, binary=True)
     else:

@@ -19,7 +19,7 @@ from pyro_concrete.ops.carry import (
 )
 from pyro_concrete.ops.dtype import compute_dtype, to_caller_dtype
 from pyro_concrete.ops.hard_sample import divide_by_temperature, hard_sample
-from pyro_concrete.ops.noise import logistic_noise
+from pyro_concrete.ops.noise import add_logits, logistic_noise
 from pyro_concrete.ops.special import log_of_probs
 
 __all__ = ["RelaxedBernoulliConcrete", "RelaxedBernoulliConcreteStraightThrough"]
@@ -59,7 +59,7 @@ class _BernoulliConcrete(ConcreteBase):
         """``logits + L`` for logistic noise ``L``, in the compute dtype, in a fresh buffer."""
         logits = self._unnormalized_logits
         noise = logistic_noise(self._extended_shape(sample_shape), logits.dtype, logits.device)
-        return noise.add_(logits)
+        return add_logits(noise, logits)
 
 
 class RelaxedBernoulliConcrete(_BernoulliConcrete):

@@ -26,7 +26,7 @@ from pyro_concrete.ops.hard_sample import (
     hard_sample,
     temperature_requires_grad,
 )
-from pyro_concrete.ops.noise import log_exponential_noise
+from pyro_concrete.ops.noise import add_logits, log_exponential_noise
 from pyro_concrete.ops.special import fast_log_softmax, fast_softmax, log_of_probs, max_index
 
 __all__ = [
@@ -80,7 +80,8 @@ class _CategoricalConcrete(ConcreteBase):
         """``-(logits + G) = log E - logits`` for Gumbel noise ``G``, in a fresh buffer."""
         logits = self._unnormalized_logits
         shape = self._extended_shape(sample_shape)
-        return log_exponential_noise(shape, logits.dtype, logits.device).sub_(logits)
+        noise = log_exponential_noise(shape, logits.dtype, logits.device)
+        return add_logits(noise, logits, subtract=True)
 
     def _log_coordinates_sample(self, sample_shape):
         """Log coordinates ``log_softmax((logits + G) / temperature)`` of a Concrete sample."""

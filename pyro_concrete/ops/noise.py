@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from pyro_concrete.ops.special import log1mexp
 
 __all__ = [
+    "add_logits",
     "conditional_gumbel_noise",
     "conditional_logistic_noise",
     "log_exponential_noise",
@@ -38,6 +39,18 @@ def log_exponential_noise(shape, dtype: torch.dtype, device) -> torch.Tensor:
 def logistic_noise(shape, dtype: torch.dtype, device) -> torch.Tensor:
     """Standard logistic noise ``log U - log(1 - U)``, finite for every draw."""
     return uniform_noise(shape, dtype, device).logit_()
+
+
+def add_logits(noise: torch.Tensor, logits: torch.Tensor, *, subtract: bool = False):
+    """
+    ``noise + logits`` (``noise - logits`` with ``subtract``), written into ``noise``,
+    a fresh buffer: one pass and no allocation. Under a :mod:`torch.func` transform
+    the result is a new tensor, since ``vmap(randomness="same")`` draws unbatched
+    noise that batched logits cannot be written into.
+    """
+    if torch._C._are_functorch_transforms_active():
+        return noise - logits if subtract else noise + logits
+    return noise.sub_(logits) if subtract else noise.add_(logits)
 
 
 def conditional_gumbel_noise(

@@ -89,7 +89,7 @@ def test_straight_through_transform_traces_with_check():
     """The transform's forward does not branch on the gradient mode, so the trace checker passes."""
     transform = StraightThroughTransform()
     x = torch.softmax(torch.randn(5, 4), -1).requires_grad_()
-    traced = torch.jit.trace(transform, (x,), check_trace=True)
+    traced = torch.jit.trace(transform.__call__, (x,), check_trace=True)
     other = torch.softmax(torch.randn(5, 4), -1)
     assert torch.equal(traced(other), transform(other))
     (grad,) = torch.autograd.grad((traced(x) * torch.arange(4.0)).sum(), [x])
