@@ -63,6 +63,10 @@ def conditional_gumbel_noise(
     :math:`(\theta + G)_i = \log Z - \log E_i` and, for :math:`j \ne i`,
     :math:`(\theta + G)_j = -\log(E_j e^{-\theta_j} + E_i / Z)`, computed in log space.
 
+    The draws are differentiable in ``logits``: Gumbel-Rao passes detached logits
+    (its draws are constants), REBAR live ones (its conditional relaxed sample is a
+    function of the logits).
+
     :param torch.Tensor logits: unnormalised log-probabilities ``(..., K)``.
     :param torch.Tensor index: the sampled categories, of shape ``batch + (1,)``
         where ``batch`` broadcasts with ``logits.shape[:-1]``.
@@ -87,7 +91,8 @@ def conditional_logistic_noise(
     Logistic noise :math:`L` conditioned on the sign of :math:`\theta + L`, by
     inverting the CDF in log space: with :math:`s = \pm 1` the sign and
     :math:`W \sim \mathrm{Uniform}(0, 1)`,
-    :math:`\log \sigma(-s L) = \log \sigma(s \theta) + \log W`.
+    :math:`\log \sigma(-s L) = \log \sigma(s \theta) + \log W`. The draws are
+    differentiable in ``logits``, as those of :func:`conditional_gumbel_noise`.
 
     :param torch.Tensor logits: log-odds :math:`\theta`.
     :param torch.Tensor positive: the sampled bits, as booleans.
