@@ -11,17 +11,25 @@ VERSION = re.search(
     r'^__version__ = "([^"]+)"', (HERE / "pyro_concrete" / "__init__.py").read_text(), re.M
 ).group(1)
 
-EXAMPLES_REQUIRE = ["matplotlib>=3.5", "scikit-learn>=1.0", "tqdm>=4.36"]
+# The floors are the versions CI's floor job tests (.ci/run installs exactly these).
+INSTALL_REQUIRE = ["numpy>=1.24.0", "pyro-ppl>=1.9.0", "torch>=2.13.0"]
+# The examples and the tutorials (tutorials/*.ipynb).
+EXAMPLES_REQUIRE = ["matplotlib>=3.5", "scikit-learn>=1.0", "scipy>=1.7", "tqdm>=4.36"]
+# --dataset mnist in the examples; pick the torchvision that matches your torch.
+MNIST_REQUIRE = ["torchvision"]
+# pytest -n auto tests, and the tutorials through pytest --nbmake (a runner and a kernel).
 TEST_REQUIRE = EXAMPLES_REQUIRE + [
-    "ipykernel",
-    "nbmake>=1.5",
+    "hypothesis>=6",
+    "ipykernel>=6",
     "nbformat>=5",
+    "nbmake>=1.5",
     "pytest>=7",
     "pytest-xdist>=3",
-    "scipy>=1.7",
 ]
-DEV_REQUIRE = ["nbstripout>=0.6", "ruff>=0.5"]
+# make docs.
 DOCS_REQUIRE = EXAMPLES_REQUIRE + ["myst-nb>=1.0", "sphinx>=7", "sphinx-rtd-theme>=2"]
+# Every make target: lint, format and scrub on top of the tests and the docs.
+DEV_REQUIRE = sorted(set(TEST_REQUIRE + DOCS_REQUIRE + ["nbstripout>=0.6", "ruff>=0.5"]))
 
 setup(
     name="pyro-concrete",
@@ -32,13 +40,14 @@ setup(
     author="Contributors to the pyro-concrete project",
     license="Apache-2.0",
     packages=find_packages(include=["pyro_concrete", "pyro_concrete.*"]),
-    python_requires=">=3.9",
-    install_requires=["numpy>=1.20", "pyro-ppl>=1.9", "torch>=2.0"],
+    python_requires=">=3.10",
+    install_requires=INSTALL_REQUIRE,
     extras_require={
         "examples": EXAMPLES_REQUIRE,
+        "mnist": MNIST_REQUIRE,
         "test": TEST_REQUIRE,
-        "dev": DEV_REQUIRE + TEST_REQUIRE,
         "docs": DOCS_REQUIRE,
+        "dev": DEV_REQUIRE,
     },
     keywords="pyro probabilistic-programming variational-inference gumbel-softmax concrete",
     classifiers=[

@@ -55,6 +55,7 @@ def test_peak_memory_counts_live_tensors(device):
     assert peaks == {"two": 8 * 2**20, "one": 8 * 2**10}
 
 
+@pytest.mark.slow
 def test_quick_run(tmp_path):
     """``run.py --quick`` covers every operation, anchor and target, with coherent numbers."""
     output = tmp_path / "results.md"
