@@ -189,10 +189,27 @@ def _temperature_checks(temperature):
     ]
 
 
-def _logits_checks(logits, low_temperature, binary, allow_degenerate):
-    plus_inf, minus_inf = logits == math.inf, logits == -math.inf
+def _overflow_check(logits, scale, low_temperature):
     # Gumbel and logistic noise stay below 40 in magnitude in every dtype.
     limit = torch.finfo(compute_dtype(logits.dtype)).max / 4
+
+    def message():
+        smallest = (_number(scale) + 40) / limit
+        return (
+            f"temperature {_number(low_temperature):g} is too small for logits of magnitude "
+            f"{_number(scale):g} in {logits.dtype}: (logits + noise) / temperature overflows. "
+            f"Use float64, or a temperature of at least {smallest:g}."
+        )
+
+    return (scale + 40) / low_temperature > limit, message
+
+
+def _logits_checks(logits, low_temperature, binary, allow_degenerate):
+    low, high = torch.aminmax(logits)
+    if torch._is_all_true(low.isfinite() & high.isfinite()):
+        # The common case, from one reduction: no NaN, no infinity.
+        return [_overflow_check(logits, torch.maximum(low.abs(), high.abs()), low_temperature)]
+    plus_inf, minus_inf = logits == math.inf, logits == -math.inf
     scale = logits.masked_fill(plus_inf | minus_inf, 0.0).abs().amax()
     checks = [(logits.isnan().any(), lambda: "logits must not be NaN.")]
     if not binary:
@@ -213,37 +230,32 @@ def _logits_checks(logits, low_temperature, binary, allow_degenerate):
                 lambda: "logits must have a finite entry in every row, got a row of -inf.",
             )
         )
-    overflow = (scale + 40) / low_temperature > limit
-    checks.append(
-        (
-            overflow,
-            lambda: (
-                f"temperature {_number(low_temperature):g} is too small for logits of "
-                f"magnitude {scale.item():g} in {logits.dtype}: (logits + noise) / temperature "
-                f"overflows. Use float64, or a temperature of at least "
-                f"{(scale.item() + 40) / limit:g}."
-            ),
-        )
-    )
-    return checks
+    return checks + [_overflow_check(logits, scale, low_temperature)]
 
 
 def _probs_checks(probs, binary, allow_degenerate):
+    low, high = torch.aminmax(probs)
+
     def values():
-        return f"got values in [{probs.amin().item():g}, {probs.amax().item():g}]"
+        return f"got values in [{low.item():g}, {high.item():g}]"
 
     bounds = "lie in [0, 1]" if binary else "be non-negative"
-    out_of_bounds = ((probs < 0) | (probs > 1)) if binary else probs < 0
+    # One reduction (and a row sum): NaN makes low and high NaN, which fails these.
     checks = [
-        (~probs.isfinite().all(), lambda: "probs must be finite, got NaN or infinite entries."),
-        (out_of_bounds.any(), lambda: f"probs must {bounds}, {values()}."),
+        (
+            ~(low.isfinite() & high.isfinite()),
+            lambda: "probs must be finite, got NaN or infinite entries.",
+        ),
+        (
+            (low < 0) | (high > 1) if binary else low < 0,
+            lambda: f"probs must {bounds}, {values()}.",
+        ),
     ]
     if not allow_degenerate:
         open_bounds = "lie strictly inside (0, 1)" if binary else "be positive"
-        degenerate = (probs == 0) | (probs == 1) if binary else probs == 0
         checks.append(
             (
-                degenerate.any(),
+                (low == 0) | (high == 1) if binary else low == 0,
                 lambda: (
                     f"probs must {open_bounds} for a relaxed distribution, {values()}: the "
                     "relaxed density of a category of probability 0 is degenerate. Drop the "
@@ -254,7 +266,7 @@ def _probs_checks(probs, binary, allow_degenerate):
     if not binary:
         checks.append(
             (
-                (probs.sum(-1) <= 0).any(),
+                probs.sum(-1).amin() <= 0,
                 lambda: "probs must have a positive entry in every row, got an all-zero row.",
             )
         )

@@ -15,6 +15,8 @@ number of terms summed, so that values computed in float16 or float32 -- in
 particular our own samples -- are not rejected for rounding.
 """
 
+import math
+
 import torch
 from torch.distributions import constraints
 
@@ -51,7 +53,9 @@ class _ConcreteSimplex(constraints._Simplex):
 
     def check(self, value):
         tolerance = simplex_tolerance(value.dtype, value.size(-1))
-        return (value >= 0).all(-1) & ((value.sum(-1) - 1).abs() <= tolerance)
+        # Reductions rather than elementwise masks: no temporary of the value's size.
+        # A NaN fails both comparisons.
+        return (value.amin(-1) >= 0) & ((value.sum(-1) - 1).abs() <= tolerance)
 
 
 class _LogSimplex(constraints.Constraint):
@@ -70,12 +74,9 @@ class _LogSimplex(constraints.Constraint):
         tolerance = simplex_tolerance(value.dtype, value.size(-1))
         if value.dtype in (torch.float16, torch.bfloat16):
             value = value.float()  # reduce half-precision values in float32
-        log_total = value.logsumexp(-1)
-        return (
-            torch.isfinite(value).all(-1)
-            & (value <= tolerance).all(-1)
-            & (log_total.abs() <= tolerance)
-        )
+        low, high = value.aminmax(dim=-1)
+        # -inf (a zero coordinate) is not a point of the log-simplex; NaN fails every test.
+        return (low > -math.inf) & (high <= tolerance) & (value.logsumexp(-1).abs() <= tolerance)
 
 
 class _ConcreteUnitInterval(constraints._Interval):

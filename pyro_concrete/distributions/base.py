@@ -138,10 +138,17 @@ class ConcreteBase(TorchDistribution):
         temperature = self.temperature.to(dtype)
         return temperature.unsqueeze(-1) if self._param_event_dim else temperature
 
-    def _check_value(self, value):
-        """The checks every ``log_prob`` starts with."""
+    def _check_value(self, value, in_support=False):
+        """
+        The checks of ``log_prob``: a tensor, and when validating, of the right shape
+        and, unless ``in_support`` (a verified sample of the family), in the support.
+        """
         check_value_tensor(value, f"{type(self).__name__}.log_prob")
-        if self._validate_args:
+        if not self._validate_args:
+            return
+        if in_support:
+            _check_sample_shape(value, self.batch_shape, self.event_shape)
+        else:
             self._validate_sample(value)
 
     def _validate_sample(self, value):

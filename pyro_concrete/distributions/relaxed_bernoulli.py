@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch.distributions import constraints
 from torch.distributions.utils import lazy_property
 
+from pyro_concrete.checks import check_value_tensor
 from pyro_concrete.constraints import concrete_unit_interval
 from pyro_concrete.distributions.base import ConcreteBase, StraightThroughMixin
 from pyro_concrete.ops.carry import (
@@ -126,9 +127,10 @@ class RelaxedBernoulliConcrete(_BernoulliConcrete):
 
     def log_prob(self, value):
         self._reject_straight_through(value)
-        self._check_value(value)
+        check_value_tensor(value, "RelaxedBernoulliConcrete.log_prob")
         result_dtype, dtype = self._result_dtypes(value)
-        logit = logit_coordinate(value, dtype)
+        logit, verified = logit_coordinate(value, dtype)
+        self._check_value(value, in_support=verified)
         temperature = self._event_temperature(dtype)
         scores = self._unnormalized_logits.to(dtype) - temperature * logit
         log_temperature = (

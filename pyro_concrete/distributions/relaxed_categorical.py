@@ -8,6 +8,7 @@ from pyro.distributions.util import broadcast_shape
 from torch.distributions import constraints
 from torch.distributions.utils import lazy_property
 
+from pyro_concrete.checks import check_value_tensor
 from pyro_concrete.constraints import concrete_simplex, log_simplex
 from pyro_concrete.distributions.base import ConcreteBase, StraightThroughMixin
 from pyro_concrete.ops.carry import (
@@ -103,7 +104,12 @@ class _CategoricalConcrete(ConcreteBase):
         num_categories = self.event_shape[0]
         temperature = self._event_temperature(dtype)
         logits = self._unnormalized_logits.to(dtype)
-        scores = logits - temperature * log_value
+        scores = log_value * -temperature
+        # In place where the logits fit (no new tensor of the value's size).
+        if torch.broadcast_shapes(scores.shape, logits.shape) == scores.shape:
+            scores = scores.add_(logits)
+        else:
+            scores = scores + logits
         log_density = scores.sum(-1) - num_categories * scores.logsumexp(-1)
         if isinstance(temperature, float):
             log_temperature = math.log(temperature)
@@ -179,9 +185,10 @@ class ExpRelaxedCategoricalConcrete(_CategoricalConcrete):
 
     def log_prob(self, value):
         self._reject_straight_through(value)
-        self._check_value(value)
+        check_value_tensor(value, "ExpRelaxedCategoricalConcrete.log_prob")
         result_dtype, dtype = self._result_dtypes(value)
-        log_value = exact_coordinates(value, dtype)
+        log_value, verified = exact_coordinates(value, dtype)
+        self._check_value(value, in_support=verified)
         return to_caller_dtype(self._log_density(log_value), result_dtype)
 
 
@@ -258,9 +265,10 @@ class RelaxedCategoricalConcrete(_CategoricalConcrete):
 
     def log_prob(self, value):
         self._reject_straight_through(value)
-        self._check_value(value)
+        check_value_tensor(value, "RelaxedCategoricalConcrete.log_prob")
         result_dtype, dtype = self._result_dtypes(value)
-        log_value = log_coordinates(value, dtype)
+        log_value, verified = log_coordinates(value, dtype)
+        self._check_value(value, in_support=verified)
         return to_caller_dtype(self._log_density(log_value) - log_value.sum(-1), result_dtype)
 
 

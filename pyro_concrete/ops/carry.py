@@ -47,6 +47,12 @@ computed from.
   coordinates differ by at most one unit in the last place of the value); where
   one did, the density is evaluated at a point that rounds to the value but is
   not the one sampled, and can differ from it by many nats at low temperature.
+- *Cost*: verification is one reconstruction (``exp``, ``sigmoid`` or a cast) and
+  one comparison. On the CPU, outside tracers, the coordinate functions also
+  check whether every event verified (a free read there) and then skip the
+  fallback, and report it so that ``log_prob`` skips the support check, which the
+  verified value satisfies by construction. Traced, compiled, ``torch.func`` and
+  CUDA code always take the general branch.
 - *Gradients* flow to the hint where it is used (it is in the sample's graph),
   except when the value requires a gradient that the hint does not carry (a
   value made to require grad after sampling): then the gradient is that of the
@@ -57,7 +63,7 @@ computed from.
 """
 
 import math
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 
@@ -140,54 +146,89 @@ def is_straight_through(value) -> bool:
     return carried is not None and carried[0] == STRAIGHT_THROUGH
 
 
-def _use_where_verified(verified, hint, fallback, value):
+def _row_reproduces(reconstructed, value):
+    """Whether each row of ``reconstructed`` equals ``value`` bit for bit (NaN never does)."""
+    return ~(reconstructed != value).any(-1, keepdim=True)
+
+
+def _may_read_data(value: torch.Tensor) -> bool:
+    """Python may branch on ``value``'s data: on the CPU (no device sync), outside tracers."""
+    return (
+        value.device.type == "cpu"
+        and not torch.jit.is_tracing()
+        and not torch.compiler.is_compiling()
+        and not torch._C._are_functorch_transforms_active()
+    )
+
+
+def _hint_where_verified(verified, value, hint, fallback, dtype) -> Tuple[torch.Tensor, bool]:
+    """
+    The hint (in ``dtype``) where ``verified``, else ``fallback()``; and whether every
+    event used the hint (known on the CPU outside tracers only).
+    """
+    hint = hint.to(dtype)
     if value.requires_grad and not hint.requires_grad:
         # The value was made to require grad after sampling: its gradient is the
         # fallback's, at the hint's value.
-        hint = fallback + (hint - fallback).detach()
-    return torch.where(verified, hint, fallback)
+        fallback = fallback()
+        return torch.where(verified, fallback + (hint - fallback).detach(), fallback), False
+    if _may_read_data(value) and bool(verified.all()):
+        return hint, True
+    return torch.where(verified, hint, fallback()), False
 
 
-def log_coordinates(value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def log_coordinates(value: torch.Tensor, dtype: torch.dtype) -> Tuple[torch.Tensor, bool]:
     """
     ``log(value)`` for points of the simplex, in ``dtype``: each row's carried log
     coordinates where they reproduce the row exactly, else :func:`floored_log`.
+    Also returns whether every row used its hint (and so lies in the support).
     """
-    fallback = floored_log(value.to(dtype))
+
+    def fallback():
+        return floored_log(value.to(dtype))
+
     hint = _hint(value, LOG)
     if hint is None:
-        return fallback
-    verified = (value_from_log(hint, value.dtype) == value).all(-1, keepdim=True)
-    return _use_where_verified(verified, hint.to(dtype), fallback, value)
+        return fallback(), False
+    verified = _row_reproduces(value_from_log(hint, value.dtype), value)
+    return _hint_where_verified(verified, value, hint, fallback, dtype)
 
 
-def logit_coordinate(value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def logit_coordinate(value: torch.Tensor, dtype: torch.dtype) -> Tuple[torch.Tensor, bool]:
     """
     ``logit(value)`` for points of the unit interval, in ``dtype``: the carried
     logit where it reproduces the value exactly, else ``log(x) - log(1 - x)`` with
-    :func:`floored_log` (``1 - x`` is exact for ``x >= 1/2``).
+    :func:`floored_log` (``1 - x`` is exact for ``x >= 1/2``). Also returns whether
+    every element used its hint.
     """
-    promoted = value.to(dtype)
-    fallback = floored_log(promoted) - floored_log(1 - promoted)
+
+    def fallback():
+        promoted = value.to(dtype)
+        return floored_log(promoted) - floored_log(1 - promoted)
+
     hint = _hint(value, LOGIT)
     if hint is None:
-        return fallback
+        return fallback(), False
     verified = value_from_logit(hint, value.dtype) == value
-    return _use_where_verified(verified, hint.to(dtype), fallback, value)
+    return _hint_where_verified(verified, value, hint, fallback, dtype)
 
 
-def exact_coordinates(value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def exact_coordinates(value: torch.Tensor, dtype: torch.dtype) -> Tuple[torch.Tensor, bool]:
     """
     Points of the log-simplex in ``dtype``: each row's carried full-precision value
     where it rounds to the row exactly (half-precision samples), else the value,
     with ``-inf`` entries (logarithms of zeros) taken to be the logarithm of the
-    smallest positive number of ``dtype``, as :func:`floored_log` does.
+    smallest positive number of ``dtype``, as :func:`floored_log` does. Also returns
+    whether every row used its hint.
     """
-    finfo = torch.finfo(dtype)
-    log_smallest = math.log(finfo.tiny * finfo.eps)
-    fallback = value.to(dtype).nan_to_num(nan=math.nan, posinf=math.inf, neginf=log_smallest)
+
+    def fallback():
+        finfo = torch.finfo(dtype)
+        log_smallest = math.log(finfo.tiny * finfo.eps)
+        return value.to(dtype).nan_to_num(nan=math.nan, posinf=math.inf, neginf=log_smallest)
+
     hint = _hint(value, EXACT)
     if hint is None:
-        return fallback
-    verified = (value_from_exact(hint, value.dtype) == value).all(-1, keepdim=True)
-    return _use_where_verified(verified, hint.to(dtype), fallback, value)
+        return fallback(), False
+    verified = _row_reproduces(value_from_exact(hint, value.dtype), value)
+    return _hint_where_verified(verified, value, hint, fallback, dtype)

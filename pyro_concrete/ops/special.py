@@ -53,15 +53,21 @@ def max_index(scores: torch.Tensor) -> torch.Tensor:
     return scores.max(-1, keepdim=True).indices
 
 
+def _floored_log_value(value):
+    finfo = torch.finfo(value.dtype)
+    # Floored twice: below at the smallest subnormal (zeros, and negative values
+    # without validation), and in log space, where a floor that hardware flushing
+    # denormals reads as zero (log -inf) comes back to the same number.
+    smallest = finfo.tiny * finfo.eps
+    return value.clamp_min(smallest).log_().clamp_min_(math.log(smallest))
+
+
 class _FlooredLog(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
     def forward(value):
-        finfo = torch.finfo(value.dtype)
-        # where, not clamp_min: a subnormal floor would be flushed to zero on
-        # hardware that flushes denormals, and its log would be -inf.
-        return torch.where(value > 0, value.log(), math.log(finfo.tiny * finfo.eps))
+        return _floored_log_value(value)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

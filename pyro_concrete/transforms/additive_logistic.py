@@ -82,7 +82,7 @@ class AdditiveLogisticTransform(_AdditiveLogisticBase):
         return attach(value_from_log(log_x, z.dtype), LOG, log_x)
 
     def _inverse(self, x):
-        log_x = log_coordinates(x, compute_dtype(x.dtype))
+        log_x, _ = log_coordinates(x, compute_dtype(x.dtype))
         return to_caller_dtype(log_x[..., :-1] - log_x[..., -1:], x.dtype)
 
     def log_abs_det_jacobian(self, z, x):
@@ -113,7 +113,7 @@ class LogAdditiveLogisticTransform(_AdditiveLogisticBase):
         return attach(value_from_exact(y, z.dtype), EXACT, y)
 
     def _inverse(self, y):
-        y_exact = exact_coordinates(y, compute_dtype(y.dtype))
+        y_exact, _ = exact_coordinates(y, compute_dtype(y.dtype))
         return to_caller_dtype(y_exact[..., :-1] - y_exact[..., -1:], y.dtype)
 
     def log_abs_det_jacobian(self, z, y):
@@ -145,7 +145,8 @@ class UnclippedSigmoidTransform(Transform):
         return attach(value_from_logit(logit, z.dtype), LOGIT, logit)
 
     def _inverse(self, x):
-        return to_caller_dtype(logit_coordinate(x, compute_dtype(x.dtype)), x.dtype)
+        logit, _ = logit_coordinate(x, compute_dtype(x.dtype))
+        return to_caller_dtype(logit, x.dtype)
 
     def log_abs_det_jacobian(self, z, x):
         return -F.softplus(-z) - F.softplus(z)
