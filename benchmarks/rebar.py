@@ -243,7 +243,10 @@ def gmm_model(data, num_components):
         locs = pyro.sample("locs", dist.Normal(0.0, 10.0))
     with pyro.plate("data", len(data)):
         assignment = pyro.sample(
-            "assignment", RelaxedCategoricalConcreteStraightThrough(1.0, probs=weights)
+            "assignment",
+            RelaxedCategoricalConcreteStraightThrough(
+                1.0, probs=weights, estimator="straight_through"
+            ),
         )
         loc = (assignment * locs.unsqueeze(-2)).sum(-1)
         pyro.sample("obs", dist.Normal(loc, scale), obs=data)
@@ -381,7 +384,7 @@ class CategoricalVAE(nn.Module):
     def model(self, x):
         pyro.module("vae", self)
         prior = RelaxedCategoricalConcreteStraightThrough(
-            1.0, logits=x.new_zeros(self.num_categories)
+            1.0, logits=x.new_zeros(self.num_categories), estimator="straight_through"
         )
         with pyro.plate("data", len(x)):
             z = torch.cat([pyro.sample(f"z_{i}", prior) for i in range(self.num_latents)], -1)
@@ -393,7 +396,10 @@ class CategoricalVAE(nn.Module):
         with pyro.plate("data", len(x)):
             for i in range(self.num_latents):
                 pyro.sample(
-                    f"z_{i}", RelaxedCategoricalConcreteStraightThrough(1.0, logits=logits[:, i])
+                    f"z_{i}",
+                    RelaxedCategoricalConcreteStraightThrough(
+                        1.0, logits=logits[:, i], estimator="straight_through"
+                    ),
                 )
 
     @torch.no_grad()
@@ -423,14 +429,18 @@ class SigmoidBeliefNet(nn.Module):
 
     def model(self, x):
         pyro.module("sbn", self)
-        prior = RelaxedBernoulliConcreteStraightThrough(1.0, logits=self.prior_logits)
+        prior = RelaxedBernoulliConcreteStraightThrough(
+            1.0, logits=self.prior_logits, estimator="straight_through"
+        )
         with pyro.plate("data", len(x)):
             z = pyro.sample("z", prior.to_event(1))
             pyro.sample("x", dist.Bernoulli(logits=self.decoder(z)).to_event(1), obs=x)
 
     def guide(self, x):
         pyro.module("sbn", self)
-        posterior = RelaxedBernoulliConcreteStraightThrough(1.0, logits=self.encoder(x))
+        posterior = RelaxedBernoulliConcreteStraightThrough(
+            1.0, logits=self.encoder(x), estimator="straight_through"
+        )
         with pyro.plate("data", len(x)):
             pyro.sample("z", posterior.to_event(1))
 

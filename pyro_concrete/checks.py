@@ -83,11 +83,18 @@ def check_estimator(estimator: str, rao_samples: int, temperature=None) -> None:
     """
     check_choice("estimator", estimator, ESTIMATORS)
     check_integer("rao_samples", rao_samples, minimum=1)
-    if estimator == "reinmax" and is_real_number(temperature) and temperature < 1:
+    if (
+        estimator == "reinmax"
+        and is_real_number(temperature)
+        and temperature < 1
+        # torch.compile cannot trace a warning; the same call warns in eager mode.
+        and not torch.compiler.is_compiling()
+    ):
         warnings.warn(
             f"estimator='reinmax' is defined for temperatures of at least 1 (Liu et al., "
             f"2023); its gradient uses temperature max({temperature:g}, 1) = 1. The "
-            "forward samples do not depend on the temperature.",
+            "forward samples do not depend on the temperature. For a temperature below 1, "
+            "pass estimator='straight_through' or 'gumbel_rao'.",
             UserWarning,
             stacklevel=3,
         )

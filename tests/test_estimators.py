@@ -218,7 +218,9 @@ def test_bernoulli_estimators_match_categorical_with_two_categories(estimator):
 def test_bernoulli_straight_through_matches_reference():
     logits = torch.randn(30, requires_grad=True)
     torch.manual_seed(5)
-    bits = RelaxedBernoulliConcreteStraightThrough(0.4, logits=logits).rsample()
+    bits = RelaxedBernoulliConcreteStraightThrough(
+        0.4, logits=logits, estimator="straight_through"
+    ).rsample()
     (grad,) = torch.autograd.grad(bits.sum(), [logits])
     torch.manual_seed(5)
     soft = RelaxedBernoulliConcrete(0.4, logits=logits).rsample()

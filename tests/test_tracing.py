@@ -22,6 +22,9 @@ from pyro_concrete import (
     RelaxedCategoricalConcrete,
     RelaxedCategoricalConcreteStraightThrough,
 )
+from tests.common import ignore_reinmax_temperature_warning
+
+pytestmark = ignore_reinmax_temperature_warning
 
 CLASSES = [
     RelaxedCategoricalConcrete,
@@ -152,7 +155,12 @@ def test_func_grad_equals_autograd(dist_class):
 
 
 def _mixture_model(data, locs):
-    pyro.sample("z", RelaxedCategoricalConcreteStraightThrough(1.0, logits=torch.zeros(3)))
+    pyro.sample(
+        "z",
+        RelaxedCategoricalConcreteStraightThrough(
+            1.0, logits=torch.zeros(3), estimator="straight_through"
+        ),
+    )
     with pyro.plate("data", len(data)):
         pyro.sample("x", RelaxedCategoricalConcrete(0.5, logits=locs), obs=data)
 
@@ -176,7 +184,10 @@ def _elbo_per_batch(elbo, batches, guide):
 
 def _guide(data, locs):
     logits = pyro.param("guide_logits", torch.zeros(3))
-    pyro.sample("z", RelaxedCategoricalConcreteStraightThrough(1.0, logits=logits))
+    pyro.sample(
+        "z",
+        RelaxedCategoricalConcreteStraightThrough(1.0, logits=logits, estimator="straight_through"),
+    )
 
 
 def test_jit_trace_elbo_equals_trace_elbo_on_every_batch():
@@ -194,7 +205,10 @@ def test_jit_trace_elbo_equals_trace_elbo_on_every_batch():
 def _underflowing_guide(data, scale):
     logits = pyro.param("guide_logits", torch.tensor([0.0, 1.0, -1.0]))
     probs = torch.softmax(logits * scale, -1)
-    pyro.sample("z", RelaxedCategoricalConcreteStraightThrough(1.0, probs=probs))
+    pyro.sample(
+        "z",
+        RelaxedCategoricalConcreteStraightThrough(1.0, probs=probs, estimator="straight_through"),
+    )
 
 
 def _underflow_model(data, scale):

@@ -191,6 +191,9 @@ class StraightThroughMixin:
     What the straight-through distributions share: exact discrete forward values
     with the law of ``probs``, the gradient given by ``estimator``, zero
     probabilities allowed, an enumerable support, and the discrete moments.
+
+    The defaults, ReinMax at temperature 1, are those that did best across the
+    benchmark suite of discrete-latent models (``docs/source/defaults.rst``).
     """
 
     has_enumerate_support = True
@@ -199,11 +202,11 @@ class StraightThroughMixin:
 
     def __init__(
         self,
-        temperature,
+        temperature=1.0,
         probs=None,
         logits=None,
         *,
-        estimator="straight_through",
+        estimator="reinmax",
         rao_samples=10,
         validate_args=None,
     ):
@@ -222,10 +225,11 @@ class StraightThroughMixin:
 
     def score_parts(self, x, *args, **kwargs):
         log_prob = self.log_prob(x, *args, **kwargs)
-        if x.requires_grad:
-            # A sample that carries a pathwise (straight-through) gradient.
+        if self.has_rsample and (x.requires_grad or is_straight_through(x)):
+            # A sample of the family (also one drawn without gradient, as Pyro treats
+            # every distribution with rsample), or a value with a pathwise gradient.
+            # A subclass without rsample is an ordinary discrete site.
             return ScoreParts(log_prob=log_prob, score_function=0, entropy_term=log_prob)
-        # A value without one -- the support enumerated by TraceEnum_ELBO, or a
-        # sample drawn without gradient -- is scored as a discrete site, so that
-        # enumeration weights it by its probability and SVI uses the score function.
+        # Any other value -- the support enumerated by TraceEnum_ELBO -- is scored as
+        # a discrete site, so that enumeration weights it by its probability.
         return ScoreParts(log_prob=log_prob, score_function=log_prob, entropy_term=0)

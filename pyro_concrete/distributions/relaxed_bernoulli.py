@@ -154,10 +154,10 @@ class RelaxedBernoulliConcreteStraightThrough(StraightThroughMixin, _BernoulliCo
     Forward, :meth:`rsample` returns exact zeros and ones,
     :math:`b = [\theta + L > 0]`, distributed exactly as ``Bernoulli(probs)``.
     Backward, the gradient is given by ``estimator`` (see
-    :mod:`pyro_concrete.estimators`): by default that of
+    :mod:`pyro_concrete.estimators`): by default ``"reinmax"`` for two categories,
+    at temperature :math:`\max(\tau, 1)`; ``"straight_through"``, that of
     :math:`\sigma((\theta + L) / \tau)`; ``"gumbel_rao"`` averages it over
-    ``rao_samples`` draws of the logistic noise conditioned on :math:`b`;
-    ``"reinmax"`` is ReinMax for two categories (needs :math:`\tau \ge 1`). The
+    ``rao_samples`` draws of the logistic noise conditioned on :math:`b`. The
     distribution is discrete, with the Bernoulli ``log_prob``
 
     .. math::
@@ -174,12 +174,13 @@ class RelaxedBernoulliConcreteStraightThrough(StraightThroughMixin, _BernoulliCo
         True
 
     :param temperature: temperature :math:`\tau > 0` of the relaxation that gives the
-        gradient, a Python number or a tensor that broadcasts with the batch shape.
+        gradient (default 1), a Python number or a tensor that broadcasts with the
+        batch shape.
     :type temperature: float or torch.Tensor
     :param torch.Tensor probs: probabilities of 1, in ``[0, 1]``.
     :param torch.Tensor logits: log-odds.
-    :param str estimator: the gradient estimator, one of ``"straight_through"``
-        (default), ``"gumbel_rao"`` and ``"reinmax"``.
+    :param str estimator: the gradient estimator, one of ``"reinmax"`` (default),
+        ``"straight_through"`` and ``"gumbel_rao"``.
     :param int rao_samples: conditional noise draws for ``"gumbel_rao"``.
     :param bool validate_args: check parameters and values (defaults to the global
         setting, see :func:`pyro.enable_validation`).

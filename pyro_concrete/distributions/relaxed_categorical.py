@@ -281,11 +281,12 @@ class RelaxedCategoricalConcreteStraightThrough(StraightThroughMixin, _Categoric
     ones) :math:`D = \mathrm{onehot}(\arg\max_k (\theta_k + G_k))`, distributed
     exactly as ``OneHotCategorical(probs)`` in every dtype (the index is taken from
     the perturbed logits in float32 or wider). Backward, the gradient is given by
-    ``estimator`` (see :mod:`pyro_concrete.estimators`): by default that of the
-    relaxed sample :math:`\mathrm{softmax}((\theta + G) / \tau)`; ``"gumbel_rao"``
-    averages it over ``rao_samples`` conditional noise draws (same mean, less
-    variance); ``"reinmax"`` is second-order accurate, at temperature
-    :math:`\max(\tau, 1)`.
+    ``estimator`` (see :mod:`pyro_concrete.estimators`): by default ``"reinmax"`` [3],
+    second-order accurate, at temperature :math:`\max(\tau, 1)` -- the default
+    that did best across the benchmark suite of discrete-latent models;
+    ``"straight_through"``, that of the relaxed sample
+    :math:`\mathrm{softmax}((\theta + G) / \tau)`; ``"gumbel_rao"``, that averaged
+    over ``rao_samples`` conditional noise draws (same mean, less variance).
 
     The distribution is discrete: its :meth:`log_prob` is the categorical one,
 
@@ -315,14 +316,14 @@ class RelaxedCategoricalConcreteStraightThrough(StraightThroughMixin, _Categoric
         [0.0, 0.0, 1.0]
 
     :param temperature: temperature :math:`\tau > 0` of the relaxation that gives
-        the gradient, a Python number or a tensor that broadcasts with the batch
-        shape. Gradients flow to it.
+        the gradient (default 1), a Python number or a tensor that broadcasts with
+        the batch shape. Gradients flow to it, except under ReinMax.
     :type temperature: float or torch.Tensor
     :param torch.Tensor probs: category probabilities of shape ``(..., K)``,
         normalised along the last dimension.
     :param torch.Tensor logits: unnormalised log-probabilities of shape ``(..., K)``.
-    :param str estimator: the gradient estimator, one of ``"straight_through"``
-        (default), ``"gumbel_rao"`` and ``"reinmax"``.
+    :param str estimator: the gradient estimator, one of ``"reinmax"`` (default),
+        ``"straight_through"`` and ``"gumbel_rao"``.
     :param int rao_samples: conditional noise draws for ``"gumbel_rao"``.
     :param bool validate_args: check parameters and values (defaults to the global
         setting, see :func:`pyro.enable_validation`).

@@ -6,14 +6,17 @@ from contextlib import ExitStack
 from operator import attrgetter
 
 import pyro
+import pyro.distributions as dist
 import pyro.poutine as poutine
 import torch
 from pyro.distributions import constraints
+from pyro.distributions.torch_distribution import TorchDistribution
 from pyro.infer.autoguide import AutoGuide, AutoGuideList, AutoNormal
-from pyro.infer.autoguide.initialization import InitMessenger, init_to_feasible, init_to_sample
+from pyro.infer.autoguide.initialization import InitMessenger, init_to_median, init_to_sample
 from pyro.infer.autoguide.utils import deep_setattr
 from pyro.nn.module import PyroModule, PyroParam
 from pyro.ops.tensor_utils import periodic_repeat
+from pyro.poutine.messenger import Messenger
 from pyro.poutine.util import site_is_subsample
 
 from pyro_concrete.checks import check_estimator, check_positive_number
@@ -35,6 +38,47 @@ def _is_discrete_latent(msg):
         and not site_is_subsample(msg)
         and msg["fn"].support.is_discrete
     )
+
+
+class _JacobianDelta(TorchDistribution):
+    r"""
+    ``AutoNormal``'s point mass at a constrained value, whose ``log_density`` is
+    the log-Jacobian of the bijection from unconstrained space. It scores values
+    exactly as the ``Delta`` it wraps, but it is not a ``Delta``: no KL divergence
+    is registered for it, so :class:`~pyro.infer.TraceMeanField_ELBO` falls back
+    to :math:`\log p(v) - \log |\det \partial u / \partial v|`, where Pyro's
+    ``KL(Delta, p) = -\log p(v)`` would drop the Jacobian.
+
+    :param pyro.distributions.Delta delta: the point mass.
+    """
+
+    arg_constraints = {}
+    has_rsample = True
+
+    def __init__(self, delta):
+        self.delta = delta
+        super().__init__(delta.batch_shape, delta.event_shape, validate_args=False)
+
+    @property
+    def support(self):
+        return self.delta.support
+
+    def expand(self, batch_shape, _instance=None):
+        return _JacobianDelta(self.delta.expand(batch_shape))
+
+    def rsample(self, sample_shape=torch.Size()):
+        return self.delta.rsample(sample_shape)
+
+    def log_prob(self, value):
+        return self.delta.log_prob(value)
+
+
+class _KeepJacobians(Messenger):
+    """Wraps the point masses of an AutoGuide's constrained sites in :class:`_JacobianDelta`."""
+
+    def _pyro_sample(self, msg):
+        if isinstance(msg["fn"], dist.Delta) and not msg["infer"].get("is_auxiliary"):
+            msg["fn"] = _JacobianDelta(msg["fn"])
 
 
 def _init_discrete_to_sample(site, fallback):
@@ -72,24 +116,34 @@ class AutoConcrete(AutoGuide):
     them out.
 
     The ELBO is the discrete model's, for a mean-field guide trained by biased
-    (straight-through) gradients, whose bias falls with the temperature while their
-    variance grows. On a 3-component mixture of 300 points the component means are
-    recovered within 0.2 of enumeration's, and the ELBO ends 9 nats below
-    enumeration's with ``estimator="reinmax"`` at temperature 1, 37-41 with
-    straight-through (``tutorials/mixture_autoconcrete.ipynb``). A mean-field guide
-    cannot express discrete latents that are coupled a posteriori: enumerate those
-    when it is affordable.
+    (straight-through) gradients. **The defaults** -- ReinMax at temperature 1,
+    continuous sites initialised at their prior medians -- were chosen on a suite of
+    models (``benchmarks/suite``, :doc:`/defaults`). ReinMax is exact to second
+    order, so its gradient is unbiased when the log-likelihood is quadratic in the
+    one-hot value, as a Gaussian whose mean selects ``z @ locs`` is; plain
+    straight-through is biased towards assignments less confident than the
+    posterior, which a mixture pays for by merging components and inflating its
+    scale (:doc:`/defaults` gives the measurements).
+    Prior medians differ from one exchangeable component to the next, where
+    ``init_to_feasible`` would start every component at the same value, a tie
+    that sampled gradients do not break. A mean-field guide cannot express discrete
+    latents that are coupled a posteriori (a hidden Markov chain, features that
+    explain each other away): enumerate those when it is affordable.
 
     **The prior term.** Under :class:`~pyro.infer.Trace_ELBO`,
     ``OneHotCategorical.log_prob`` passes no gradient to the guide's sample, so the
     logits miss the gradient of :math:`\log \pi_z` (``Bernoulli.log_prob`` keeps it).
-    It vanishes for a uniform prior only; otherwise the fit goes wrong (on a
-    mixture with weights 0.6, 0.3, 0.1: 80 nats below enumeration). Restore it with
-    :class:`~pyro_concrete.infer.RelaxReparam` (``straight_through=True`` leaves the
-    model's law unchanged; 10-12 nats below), or use
+    It vanishes for a uniform prior only; otherwise the fit goes wrong. Restore it
+    with :class:`~pyro_concrete.infer.RelaxReparam` (``straight_through=True``
+    leaves the model's law unchanged), or use
     :class:`~pyro.infer.TraceMeanField_ELBO`, whose categorical KL divergence is
-    exact (40-55 nats below there, a worse optimum of the same ELBO; on the uniform
-    mixture the two agree).
+    exact (on a mixture with weights 0.6, 0.3, 0.1 it reaches a worse optimum of the
+    same ELBO; the mixture tutorial compares the three).
+
+    **Constrained continuous sites** (``LogNormal``, ``Dirichlet``, ``HalfCauchy``,
+    ...) keep their log-Jacobian under ``TraceMeanField_ELBO``: the point mass of
+    each continuous site is scored with it, where Pyro's ``KL(Delta, p)``, used for
+    ``AutoNormal``, drops it. Both ELBOs estimate the same bound.
 
     A ``Categorical`` site -- an integer index, which has no gradient -- is a
     ``ValueError``: write it as ``OneHotCategorical``. A site relaxed by
@@ -100,14 +154,16 @@ class AutoConcrete(AutoGuide):
 
     :param callable model: a Pyro model.
     :param float temperature: temperature :math:`\tau > 0` of the straight-through
-        gradient of the discrete sites.
+        gradient of the discrete sites (default 1).
     :param str estimator: the gradient estimator of the discrete sites, one of
-        ``"straight_through"`` (default), ``"gumbel_rao"`` (same mean, less variance)
-        and ``"reinmax"`` (needs :math:`\tau \ge 1`).
+        ``"reinmax"`` (default; second-order accurate, for :math:`\tau \ge 1`),
+        ``"straight_through"`` and ``"gumbel_rao"`` (the same mean as
+        straight-through, less variance).
     :param int rao_samples: conditional noise draws for ``"gumbel_rao"``.
     :param callable init_loc_fn: initialisation of the continuous sites, see
-        :mod:`pyro.infer.autoguide.initialization`. Discrete sites start from a prior
-        sample.
+        :mod:`pyro.infer.autoguide.initialization` (default
+        :func:`~pyro.infer.autoguide.initialization.init_to_median`, as
+        ``AutoDelta``'s). Discrete sites start from a prior sample.
     :param float init_scale: initial scale of the continuous sites' Normal guides
         (in unconstrained space).
     :param callable create_plates: an optional function with the model's
@@ -126,10 +182,10 @@ class AutoConcrete(AutoGuide):
         self,
         model,
         *,
-        temperature=0.5,
-        estimator="straight_through",
+        temperature=1.0,
+        estimator="reinmax",
         rao_samples=10,
-        init_loc_fn=init_to_feasible,
+        init_loc_fn=init_to_median,
         init_scale=0.1,
         create_plates=None,
     ):
@@ -201,7 +257,8 @@ class AutoConcrete(AutoGuide):
         if self.prototype_trace is None:
             self._setup_prototype(*args, **kwargs)
         plates = self._create_plates(*args, **kwargs)
-        result = self.normal(*args, **kwargs)
+        with _KeepJacobians():
+            result = self.normal(*args, **kwargs)
         for name in self._discrete_sites:
             with ExitStack() as stack:
                 for frame in self.prototype_trace.nodes[name]["cond_indep_stack"]:

@@ -57,9 +57,12 @@ computed from.
   except when the value requires a gradient that the hint does not carry (a
   value made to require grad after sampling): then the gradient is that of the
   fallback, with respect to the value.
-- The straight-through marker is read only to raise a clear error when a relaxed
-  density is asked to score a straight-through (vertex) sample; it never changes
-  a value.
+- The straight-through marker never changes a value. It is read to raise a clear
+  error when a relaxed density is asked to score a straight-through (vertex)
+  sample, and by ``score_parts``: a sample of the family is reparameterised also
+  when drawn without gradient (Pyro's rule for every distribution with
+  ``rsample``), while a value with neither marker nor gradient -- the support
+  that ``TraceEnum_ELBO`` enumerates -- is scored as a discrete site.
 """
 
 import math

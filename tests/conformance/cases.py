@@ -42,14 +42,11 @@ from pyro_concrete.transforms import (
     LogAdditiveLogisticTransform,
     UnclippedSigmoidTransform,
 )
+from tests.common import STRAIGHT_THROUGH, with_straight_through_estimator
 
 RELAXED_CATEGORICAL = (RelaxedCategoricalConcrete, ExpRelaxedCategoricalConcrete)
 CATEGORICAL = RELAXED_CATEGORICAL + (RelaxedCategoricalConcreteStraightThrough,)
 BERNOULLI = (RelaxedBernoulliConcrete, RelaxedBernoulliConcreteStraightThrough)
-STRAIGHT_THROUGH = (
-    RelaxedCategoricalConcreteStraightThrough,
-    RelaxedBernoulliConcreteStraightThrough,
-)
 RELAXED = RELAXED_CATEGORICAL + (RelaxedBernoulliConcrete,)
 CLASSES = CATEGORICAL + BERNOULLI
 
@@ -242,7 +239,22 @@ def _cases():
             params += _categorical_straight_through_params()
         elif dist_class is RelaxedBernoulliConcreteStraightThrough:
             params += _bernoulli_straight_through_params()
-        cases += [Case(dist_class, make_params, label) for label, make_params in params]
+        cases += [
+            Case(dist_class, with_straight_through_estimator(dist_class, make_params), label)
+            for label, make_params in params
+        ]
+    cases += [
+        Case(
+            RelaxedCategoricalConcreteStraightThrough,
+            lambda: dict(logits=fixed_logits(2, 3)),
+            "defaults",
+        ),
+        Case(
+            RelaxedBernoulliConcreteStraightThrough,
+            lambda: dict(logits=fixed_logits(2)),
+            "defaults",
+        ),
+    ]
     return cases
 
 
@@ -278,7 +290,8 @@ def unnormalised_logits(params, binary: bool) -> torch.Tensor:
 
 def _temperature(params, param_batch_shape) -> torch.Tensor:
     """The temperature in float64, broadcast with the batch shape of the parameters."""
-    temperature = torch.as_tensor(params["temperature"]).detach().double()
+    # 1 where the case keeps the straight-through classes' default.
+    temperature = torch.as_tensor(params.get("temperature", 1.0)).detach().double()
     return temperature.expand(torch.broadcast_shapes(temperature.shape, param_batch_shape))
 
 

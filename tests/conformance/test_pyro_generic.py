@@ -31,6 +31,7 @@ from pyro_concrete import (
     RelaxedCategoricalConcrete,
     RelaxedCategoricalConcreteStraightThrough,
 )
+from tests.common import ignore_reinmax_temperature_warning
 from tests.conformance.cases import (
     CASES,
     CATEGORICAL,
@@ -44,6 +45,8 @@ from tests.conformance.cases import (
     reference_log_prob,
     support_points,
 )
+
+pytestmark = ignore_reinmax_temperature_warning
 
 #: Pyro's threshold for its goodness-of-fit tests (``tests/common.py``): a p-value
 #: below it fails, a false alarm once in 50000 runs (the seed is fixed, so never).

@@ -30,6 +30,7 @@ from pyro_concrete import (
     RelaxedCategoricalConcrete,
     RelaxedCategoricalConcreteStraightThrough,
 )
+from tests.common import ignore_reinmax_temperature_warning
 from tests.conformance.cases import (
     BERNOULLI,
     CASES,
@@ -44,6 +45,8 @@ from tests.conformance.cases import (
     support_points,
     torch_log_prob,
 )
+
+pytestmark = ignore_reinmax_temperature_warning
 
 #: Below torch's 1e-3: a false alarm once in 10^4 per test, should a change of the
 #: noise move the fixed-seed draws.
@@ -230,7 +233,9 @@ def test_valid_parameter_broadcasting():
         ),
         (ExpRelaxedCategoricalConcrete(torch.tensor([1.0]), probs=torch.ones(2, 3) / 3), (2, 3)),
         (
-            RelaxedCategoricalConcreteStraightThrough(torch.ones(2, 1), logits=torch.zeros(5, 2)),
+            RelaxedCategoricalConcreteStraightThrough(
+                torch.ones(2, 1), logits=torch.zeros(5, 2), estimator="straight_through"
+            ),
             (2, 5, 2),
         ),
         (RelaxedBernoulliConcrete(torch.tensor([0.5, 1.0]), logits=torch.zeros(1)), (2,)),
@@ -239,7 +244,9 @@ def test_valid_parameter_broadcasting():
             (2, 3),
         ),
         (
-            RelaxedBernoulliConcreteStraightThrough(torch.tensor(0.5), logits=torch.zeros(4, 1)),
+            RelaxedBernoulliConcreteStraightThrough(
+                torch.tensor(0.5), logits=torch.zeros(4, 1), estimator="straight_through"
+            ),
             (4, 1),
         ),
     ]

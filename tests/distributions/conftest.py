@@ -17,6 +17,7 @@ from pyro_concrete import (
     RelaxedCategoricalConcrete,
     RelaxedCategoricalConcreteStraightThrough,
 )
+from tests.common import with_straight_through_estimator
 
 CATEGORICAL = (
     RelaxedCategoricalConcrete,
@@ -24,10 +25,6 @@ CATEGORICAL = (
     RelaxedCategoricalConcreteStraightThrough,
 )
 BERNOULLI = (RelaxedBernoulliConcrete, RelaxedBernoulliConcreteStraightThrough)
-STRAIGHT_THROUGH = (
-    RelaxedCategoricalConcreteStraightThrough,
-    RelaxedBernoulliConcreteStraightThrough,
-)
 
 
 class Fixture(NamedTuple):
@@ -97,16 +94,34 @@ def _estimator_params(logits_shape):
     ]
 
 
-FIXTURES = [
-    Fixture(cls, make_params, f"{cls.__name__}-{label}")
-    for classes, params in ((CATEGORICAL, _categorical_params()), (BERNOULLI, _bernoulli_params()))
-    for cls in classes
-    for label, make_params in params
-] + [
-    Fixture(cls, make_params, f"{cls.__name__}-{label}")
-    for cls, logits_shape in (
-        (RelaxedCategoricalConcreteStraightThrough, (2, 4)),
-        (RelaxedBernoulliConcreteStraightThrough, (2,)),
-    )
-    for label, make_params in _estimator_params(logits_shape)
-]
+FIXTURES = (
+    [
+        Fixture(cls, with_straight_through_estimator(cls, make_params), f"{cls.__name__}-{label}")
+        for classes, params in (
+            (CATEGORICAL, _categorical_params()),
+            (BERNOULLI, _bernoulli_params()),
+        )
+        for cls in classes
+        for label, make_params in params
+    ]
+    + [
+        Fixture(cls, make_params, f"{cls.__name__}-{label}")
+        for cls, logits_shape in (
+            (RelaxedCategoricalConcreteStraightThrough, (2, 4)),
+            (RelaxedBernoulliConcreteStraightThrough, (2,)),
+        )
+        for label, make_params in _estimator_params(logits_shape)
+    ]
+    + [
+        Fixture(
+            RelaxedCategoricalConcreteStraightThrough,
+            lambda: dict(logits=torch.randn(3, 4)),
+            "RelaxedCategoricalConcreteStraightThrough-defaults",
+        ),
+        Fixture(
+            RelaxedBernoulliConcreteStraightThrough,
+            lambda: dict(probs=torch.rand(3)),
+            "RelaxedBernoulliConcreteStraightThrough-defaults",
+        ),
+    ]
+)

@@ -12,7 +12,8 @@ import pyro.poutine as poutine
 import pytest
 import torch
 
-from tests.distributions.conftest import FIXTURES, STRAIGHT_THROUGH
+from tests.common import STRAIGHT_THROUGH
+from tests.distributions.conftest import FIXTURES
 
 SAMPLE_SHAPES = [(), (4,), (2, 3)]
 

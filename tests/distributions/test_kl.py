@@ -25,11 +25,11 @@ def _exact_categorical_kl(p, q):
 def test_categorical_kl(batch_shape):
     p_probs = torch.distributions.Dirichlet(torch.ones(5)).sample(batch_shape)
     q_probs = torch.distributions.Dirichlet(torch.ones(5)).sample(batch_shape)
-    p = RelaxedCategoricalConcreteStraightThrough(0.3, probs=p_probs)
+    p = RelaxedCategoricalConcreteStraightThrough(0.3, probs=p_probs, estimator="straight_through")
     expected = _exact_categorical_kl(p_probs, q_probs)
     for q in [
         OneHotCategorical(probs=q_probs),
-        RelaxedCategoricalConcreteStraightThrough(2.0, probs=q_probs),
+        RelaxedCategoricalConcreteStraightThrough(2.0, probs=q_probs, estimator="straight_through"),
     ]:
         kl = kl_divergence(p, q)
         assert kl.shape == batch_shape
@@ -40,7 +40,9 @@ def test_categorical_kl(batch_shape):
 
 
 def test_categorical_kl_broadcasts_batch_shapes():
-    p = RelaxedCategoricalConcreteStraightThrough(0.5, logits=torch.randn(4, 1, 3))
+    p = RelaxedCategoricalConcreteStraightThrough(
+        0.5, logits=torch.randn(4, 1, 3), estimator="straight_through"
+    )
     q = OneHotCategorical(logits=torch.randn(5, 3))
     assert kl_divergence(p, q).shape == (4, 5)
 
@@ -48,8 +50,11 @@ def test_categorical_kl_broadcasts_batch_shapes():
 def test_categorical_kl_with_zero_probabilities():
     p_probs = torch.tensor([[0.0, 0.3, 0.7], [0.5, 0.5, 0.0]], requires_grad=True)
     q_probs = torch.tensor([[0.2, 0.3, 0.5], [0.5, 0.0, 0.5]])
-    p = RelaxedCategoricalConcreteStraightThrough(0.5, probs=p_probs)
-    kl = kl_divergence(p, RelaxedCategoricalConcreteStraightThrough(0.5, probs=q_probs))
+    p = RelaxedCategoricalConcreteStraightThrough(0.5, probs=p_probs, estimator="straight_through")
+    kl = kl_divergence(
+        p,
+        RelaxedCategoricalConcreteStraightThrough(0.5, probs=q_probs, estimator="straight_through"),
+    )
     expected_first = 0.3 * torch.log(torch.tensor(0.3 / 0.3)) + 0.7 * torch.log(
         torch.tensor(0.7 / 0.5)
     )
@@ -63,11 +68,11 @@ def test_categorical_kl_with_zero_probabilities():
 def test_bernoulli_kl(probs):
     p_probs = torch.tensor(probs)
     q_probs = torch.tensor([0.3, 0.6, 0.1])
-    p = RelaxedBernoulliConcreteStraightThrough(0.5, probs=p_probs)
+    p = RelaxedBernoulliConcreteStraightThrough(0.5, probs=p_probs, estimator="straight_through")
     expected = kl_divergence(Bernoulli(probs=p_probs), Bernoulli(probs=q_probs))
     for q in [
         Bernoulli(probs=q_probs),
-        RelaxedBernoulliConcreteStraightThrough(1.0, probs=q_probs),
+        RelaxedBernoulliConcreteStraightThrough(1.0, probs=q_probs, estimator="straight_through"),
     ]:
         torch.testing.assert_close(kl_divergence(p, q), expected)
 
@@ -107,7 +112,7 @@ def test_kl_to_a_prior_with_exact_zeros_is_infinite(given):
         else OneHotCategorical(logits=q_probs.log())
     )
     logits = torch.zeros(2, 3, requires_grad=True)
-    p = RelaxedCategoricalConcreteStraightThrough(0.5, logits=logits)
+    p = RelaxedCategoricalConcreteStraightThrough(0.5, logits=logits, estimator="straight_through")
     kl = kl_divergence(p, q)
     assert kl[0] == math.inf
     expected = (p.probs[1] * (p.logits[1] - q_probs[1].log())).sum()
@@ -115,12 +120,16 @@ def test_kl_to_a_prior_with_exact_zeros_is_infinite(given):
     (grad,) = torch.autograd.grad(kl[1], [logits])
     assert torch.isfinite(grad).all()
     # A guide that rules the impossible category out has a finite divergence.
-    masked = RelaxedCategoricalConcreteStraightThrough(0.5, probs=torch.tensor([0.3, 0.7, 0.0]))
+    masked = RelaxedCategoricalConcreteStraightThrough(
+        0.5, probs=torch.tensor([0.3, 0.7, 0.0]), estimator="straight_through"
+    )
     assert torch.isfinite(kl_divergence(masked, OneHotCategorical(probs=q_probs[0])))
 
 
 def test_bernoulli_kl_to_a_certain_prior_is_infinite():
-    p = RelaxedBernoulliConcreteStraightThrough(0.5, logits=torch.zeros(3))
+    p = RelaxedBernoulliConcreteStraightThrough(
+        0.5, logits=torch.zeros(3), estimator="straight_through"
+    )
     q = Bernoulli(probs=torch.tensor([0.0, 1.0, 0.25]))
     kl = kl_divergence(p, q)
     assert kl[0] == math.inf and kl[1] == math.inf

@@ -22,6 +22,9 @@ from pyro_concrete import (
     RelaxedCategoricalConcreteStraightThrough,
 )
 from pyro_concrete.ops.carry import LOG, attach
+from tests.common import STRAIGHT_THROUGH, ignore_reinmax_temperature_warning
+
+pytestmark = ignore_reinmax_temperature_warning
 
 TEMPERATURES = [1e-3, 1e-2, 0.1, 0.5, 1.0, 10.0, 1e3]
 LOGIT_SCALES = [0.0, 1.0, 10.0, 100.0, 1e4]
@@ -55,7 +58,7 @@ def _grid(num_categories):
     return itertools.product(TEMPERATURES, LOGIT_SCALES, num_categories, DTYPES)
 
 
-def _failures_own_samples(dist_class, param_shape):
+def _failures_own_samples(dist_class, param_shape, **kwargs):
     """Cells of the grid whose samples, log_prob or gradients are not finite."""
     generator = torch.Generator().manual_seed(0)
     failures = []
@@ -64,11 +67,12 @@ def _failures_own_samples(dist_class, param_shape):
         logits, tau = _params(
             (8,) + (num_categories,) * bool(param_shape), scale, temperature, dtype, generator
         )
-        d = dist_class(tau, logits=logits)
+        d = dist_class(tau, logits=logits, **kwargs)
         x = d.rsample((4,))
         log_prob = d.log_prob(x)
         loss = log_prob.sum() + (x * torch.randn(x.shape, dtype=dtype, generator=generator)).sum()
-        grads = torch.autograd.grad(loss, [logits, tau])
+        # ReinMax's gradient uses max(tau, 1): below 1 the temperature gets none.
+        grads = torch.autograd.grad(loss, [logits, tau], allow_unused=True)
         cells += 1
         if not _all_finite(x, log_prob, *grads):
             failures.append((temperature, scale, num_categories, dtype))
@@ -80,6 +84,14 @@ def test_grid_own_samples_finite(dist_class):
     param_shape = (None,) if dist_class in CATEGORICAL else ()
     cells, failures = _failures_own_samples(dist_class, param_shape)
     assert cells == len(TEMPERATURES) * len(LOGIT_SCALES) * len(DTYPES) * (3 if param_shape else 1)
+    assert failures == []
+
+
+@pytest.mark.parametrize("estimator", ["straight_through", "gumbel_rao"])
+@pytest.mark.parametrize("dist_class", STRAIGHT_THROUGH, ids=lambda c: c.__name__)
+def test_grid_own_samples_finite_with_other_estimators(dist_class, estimator):
+    param_shape = (None,) if dist_class in CATEGORICAL else ()
+    _, failures = _failures_own_samples(dist_class, param_shape, estimator=estimator)
     assert failures == []
 
 

@@ -21,6 +21,9 @@ from pyro_concrete import (
     RelaxedCategoricalConcrete,
     RelaxedCategoricalConcreteStraightThrough,
 )
+from tests.common import ignore_reinmax_temperature_warning
+
+pytestmark = ignore_reinmax_temperature_warning
 
 # A fixed seed makes each statistical test deterministic; thresholds are chosen
 # so that a correct sampler fails a test with probability about 1e-3 or less.

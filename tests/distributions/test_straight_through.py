@@ -28,11 +28,15 @@ P_VALUE = 1e-3
 )
 def test_values_are_exact_one_hot(temperature, dtype):
     logits = torch.randn(100, 7).to(dtype).requires_grad_()
-    x = RelaxedCategoricalConcreteStraightThrough(temperature, logits=logits).rsample((10,))
+    x = RelaxedCategoricalConcreteStraightThrough(
+        temperature, logits=logits, estimator="straight_through"
+    ).rsample((10,))
     assert x.dtype == dtype
     assert ((x == 0) | (x == 1)).all()
     assert (x.sum(-1) == 1).all()
-    bits = RelaxedBernoulliConcreteStraightThrough(temperature, logits=logits[:, 0]).rsample((10,))
+    bits = RelaxedBernoulliConcreteStraightThrough(
+        temperature, logits=logits[:, 0], estimator="straight_through"
+    ).rsample((10,))
     assert ((bits == 0) | (bits == 1)).all()
 
 
@@ -40,7 +44,9 @@ def test_values_are_exact_one_hot(temperature, dtype):
 def test_categorical_law(temperature):
     """The forward values are distributed exactly as OneHotCategorical(probs)."""
     probs = torch.tensor([0.05, 0.15, 0.3, 0.5])
-    d = RelaxedCategoricalConcreteStraightThrough(temperature, probs=probs)
+    d = RelaxedCategoricalConcreteStraightThrough(
+        temperature, probs=probs, estimator="straight_through"
+    )
     num_samples = 100000
     counts = d.rsample((num_samples,)).sum(0)
     assert scipy.stats.chisquare(counts.numpy(), (probs * num_samples).numpy()).pvalue > P_VALUE
@@ -49,7 +55,9 @@ def test_categorical_law(temperature):
 @pytest.mark.parametrize("temperature", [0.01, 1.0, 100.0])
 def test_bernoulli_law(temperature):
     probs = torch.tensor([0.02, 0.3, 0.9])
-    d = RelaxedBernoulliConcreteStraightThrough(temperature, probs=probs)
+    d = RelaxedBernoulliConcreteStraightThrough(
+        temperature, probs=probs, estimator="straight_through"
+    )
     num_samples = 100000
     ones = d.rsample((num_samples,)).sum(0)
     for k in range(3):
@@ -67,7 +75,9 @@ def test_categorical_gradient_is_relaxed_gradient(temperature):
     upstream = torch.randn(3, 50, 6)
 
     torch.manual_seed(7)
-    hard = RelaxedCategoricalConcreteStraightThrough(tau, logits=logits).rsample((3,))
+    hard = RelaxedCategoricalConcreteStraightThrough(
+        tau, logits=logits, estimator="straight_through"
+    ).rsample((3,))
     hard_grads = torch.autograd.grad((hard * upstream).sum(), [logits, tau])
     torch.manual_seed(7)
     soft = RelaxedCategoricalConcrete(tau, logits=logits).rsample((3,))
@@ -85,7 +95,9 @@ def test_bernoulli_gradient_is_relaxed_gradient():
     upstream = torch.randn(3, 50)
 
     torch.manual_seed(7)
-    hard = RelaxedBernoulliConcreteStraightThrough(tau, logits=logits).rsample((3,))
+    hard = RelaxedBernoulliConcreteStraightThrough(
+        tau, logits=logits, estimator="straight_through"
+    ).rsample((3,))
     hard_grads = torch.autograd.grad((hard * upstream).sum(), [logits, tau])
     torch.manual_seed(7)
     soft = RelaxedBernoulliConcrete(tau, logits=logits).rsample((3,))
@@ -98,7 +110,7 @@ def test_bernoulli_gradient_is_relaxed_gradient():
 
 def test_log_prob_is_categorical_and_differentiable_in_value():
     logits = torch.randn(4, 5)
-    d = RelaxedCategoricalConcreteStraightThrough(0.5, logits=logits)
+    d = RelaxedCategoricalConcreteStraightThrough(0.5, logits=logits, estimator="straight_through")
     value = torch.eye(5)[torch.tensor([0, 3, 1, 4])].requires_grad_()
     log_prob = d.log_prob(value)
     expected = torch.distributions.OneHotCategorical(logits=logits).log_prob(value)
@@ -109,7 +121,9 @@ def test_log_prob_is_categorical_and_differentiable_in_value():
 
 def test_log_prob_survives_detach_clone_to_and_pickle():
     """The discrete log_prob needs nothing but the value (unlike Pyro's class)."""
-    d = RelaxedCategoricalConcreteStraightThrough(1e-3, logits=torch.randn(8, 5).requires_grad_())
+    d = RelaxedCategoricalConcreteStraightThrough(
+        1e-3, logits=torch.randn(8, 5).requires_grad_(), estimator="straight_through"
+    )
     x = d.rsample()
     expected = d.log_prob(x)
     for value in [
@@ -128,7 +142,7 @@ def test_zero_probabilities():
     """Zero probabilities, as OneHotCategorical allows: never sampled, -inf log_prob, no NaN."""
     probs = torch.tensor([[0.0, 0.4, 0.6], [0.5, 0.0, 0.5]], requires_grad=True)
     tau = torch.tensor(0.5, requires_grad=True)
-    d = RelaxedCategoricalConcreteStraightThrough(tau, probs=probs)
+    d = RelaxedCategoricalConcreteStraightThrough(tau, probs=probs, estimator="straight_through")
     x = d.rsample((1000,))
     assert (x[:, 0, 0] == 0).all() and (x[:, 1, 1] == 0).all()
     log_prob = d.log_prob(x)
@@ -142,7 +156,9 @@ def test_zero_probabilities():
     )
 
     bernoulli_probs = torch.tensor([0.0, 1.0, 0.3])
-    b = RelaxedBernoulliConcreteStraightThrough(0.5, probs=bernoulli_probs)
+    b = RelaxedBernoulliConcreteStraightThrough(
+        0.5, probs=bernoulli_probs, estimator="straight_through"
+    )
     bits = b.rsample((1000,))
     assert (bits[:, 0] == 0).all() and (bits[:, 1] == 1).all()
     assert torch.isfinite(b.log_prob(bits)).all()
@@ -151,11 +167,13 @@ def test_zero_probabilities():
 
 def test_moments_and_mode():
     probs = torch.tensor([0.2, 0.5, 0.3])
-    d = RelaxedCategoricalConcreteStraightThrough(0.5, probs=probs)
+    d = RelaxedCategoricalConcreteStraightThrough(0.5, probs=probs, estimator="straight_through")
     torch.testing.assert_close(d.mean, probs)
     torch.testing.assert_close(d.variance, probs * (1 - probs))
     assert torch.equal(d.mode, torch.tensor([0.0, 1.0, 0.0]))
-    b = RelaxedBernoulliConcreteStraightThrough(0.5, probs=torch.tensor([0.2, 0.7]))
+    b = RelaxedBernoulliConcreteStraightThrough(
+        0.5, probs=torch.tensor([0.2, 0.7]), estimator="straight_through"
+    )
     torch.testing.assert_close(b.mean, torch.tensor([0.2, 0.7]))
     assert torch.equal(b.mode, torch.tensor([0.0, 1.0]))
     torch.testing.assert_close(
@@ -193,7 +211,7 @@ def test_minus_inf_logits_rule_categories_out(validate_args):
 def test_infinite_bernoulli_logits_are_certain_outcomes():
     logits = torch.tensor([-math.inf, math.inf, 0.3], requires_grad=True)
     d = RelaxedBernoulliConcreteStraightThrough(
-        torch.tensor(0.5, requires_grad=True), logits=logits
+        torch.tensor(0.5, requires_grad=True), logits=logits, estimator="straight_through"
     )
     x = d.rsample((200,))
     assert (x[:, 0] == 0).all() and (x[:, 1] == 1).all()

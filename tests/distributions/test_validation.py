@@ -20,6 +20,9 @@ from pyro_concrete import (
     RelaxedCategoricalConcreteStraightThrough,
 )
 from pyro_concrete.constraints import simplex_tolerance
+from tests.common import ignore_reinmax_temperature_warning
+
+pytestmark = ignore_reinmax_temperature_warning
 
 CATEGORICAL = [
     RelaxedCategoricalConcrete,
@@ -205,10 +208,14 @@ def test_own_samples_never_rejected(dtype, num_categories):
 
 @pytest.mark.parametrize("prior_class", [RelaxedCategoricalConcrete, ExpRelaxedCategoricalConcrete])
 def test_straight_through_sample_scored_by_relaxed_prior_is_a_clear_error(prior_class):
-    x = RelaxedCategoricalConcreteStraightThrough(0.5, logits=torch.randn(3)).rsample()
+    x = RelaxedCategoricalConcreteStraightThrough(
+        0.5, logits=torch.randn(3), estimator="straight_through"
+    ).rsample()
     with pytest.raises(ValueError, match="straight-through sample"):
         prior_class(0.5, logits=torch.zeros(3)).log_prob(x)
-    bit = RelaxedBernoulliConcreteStraightThrough(0.5, logits=torch.randn(3)).rsample()
+    bit = RelaxedBernoulliConcreteStraightThrough(
+        0.5, logits=torch.randn(3), estimator="straight_through"
+    ).rsample()
     with pytest.raises(ValueError, match="straight-through sample"):
         RelaxedBernoulliConcrete(0.5, logits=torch.zeros(3)).log_prob(bit)
 
@@ -221,7 +228,12 @@ def test_straight_through_guide_with_relaxed_prior_in_svi_is_a_clear_error():
 
     def guide():
         logits = pyro.param("logits", torch.zeros(4))
-        pyro.sample("z", dist.RelaxedCategoricalConcreteStraightThrough(0.5, logits=logits))
+        pyro.sample(
+            "z",
+            dist.RelaxedCategoricalConcreteStraightThrough(
+                0.5, logits=logits, estimator="straight_through"
+            ),
+        )
 
     svi = SVI(model, guide, Adam({"lr": 0.1}), Trace_ELBO())
     with pytest.raises(ValueError, match="straight-through sample"):
@@ -240,8 +252,12 @@ def test_overflowing_temperature_is_a_clear_error():
 
 def test_samples_of_another_kind_are_checked():
     """Trusting our own samples' support is per kind: other values are still checked."""
-    bits = RelaxedBernoulliConcreteStraightThrough(0.5, probs=torch.ones(4, 3)).sample()  # all ones
-    categorical = RelaxedCategoricalConcreteStraightThrough(0.5, logits=torch.zeros(3))
+    bits = RelaxedBernoulliConcreteStraightThrough(
+        0.5, probs=torch.ones(4, 3), estimator="straight_through"
+    ).sample()  # all ones
+    categorical = RelaxedCategoricalConcreteStraightThrough(
+        0.5, logits=torch.zeros(3), estimator="straight_through"
+    )
     with pytest.raises(ValueError, match="value"):
         categorical.log_prob(bits)
     relaxed = RelaxedCategoricalConcrete(0.5, logits=torch.zeros(3)).sample((4,))

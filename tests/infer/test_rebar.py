@@ -44,13 +44,15 @@ def _normal_log_prob(x, loc):
 def _categorical(logits, kind):
     if kind == "score_function":
         return dist.OneHotCategorical(logits=logits)
-    return RelaxedCategoricalConcreteStraightThrough(0.5, logits=logits)
+    return RelaxedCategoricalConcreteStraightThrough(
+        0.5, logits=logits, estimator="straight_through"
+    )
 
 
 def _bernoulli(logits, kind):
     if kind == "score_function":
         return dist.Bernoulli(logits=logits)
-    return RelaxedBernoulliConcreteStraightThrough(0.5, logits=logits)
+    return RelaxedBernoulliConcreteStraightThrough(0.5, logits=logits, estimator="straight_through")
 
 
 class Problem:
@@ -108,7 +110,9 @@ class CategoricalProblem(Problem):
         }
 
     def model(self, kind):
-        prior = RelaxedCategoricalConcreteStraightThrough(1.0, logits=self.prior_logits)
+        prior = RelaxedCategoricalConcreteStraightThrough(
+            1.0, logits=self.prior_logits, estimator="straight_through"
+        )
         with pyro.plate("replicates", self.num_replicates):
             z = pyro.sample("z", prior)
             loc = (z.unsqueeze(-1) * self.leaves["locs"]).sum(-2)
@@ -147,7 +151,10 @@ class BernoulliProblem(Problem):
             c = pyro.sample("c", dist.Bernoulli(self.prior_probs[2]))
             with pyro.plate("items", len(self.data), dim=-1):
                 b = pyro.sample(
-                    "b", RelaxedBernoulliConcreteStraightThrough(1.0, probs=self.prior_probs[0])
+                    "b",
+                    RelaxedBernoulliConcreteStraightThrough(
+                        1.0, probs=self.prior_probs[0], estimator="straight_through"
+                    ),
                 )
                 loc = w[..., 0] * b + w[..., 1] * c + w[..., 2] * b * c
                 pyro.sample("x", dist.Normal(loc, 0.5), obs=self.data)
@@ -203,8 +210,12 @@ class MixedProblem(Problem):
         }
 
     def model(self, kind):
-        y_prior = RelaxedCategoricalConcreteStraightThrough(1.0, logits=self.y_prior_logits)
-        z_prior = RelaxedCategoricalConcreteStraightThrough(1.0, logits=self.z_prior_logits)
+        y_prior = RelaxedCategoricalConcreteStraightThrough(
+            1.0, logits=self.y_prior_logits, estimator="straight_through"
+        )
+        z_prior = RelaxedCategoricalConcreteStraightThrough(
+            1.0, logits=self.z_prior_logits, estimator="straight_through"
+        )
         with pyro.plate("replicates", self.num_replicates, dim=-2):
             mu = pyro.sample("mu", dist.Normal(0.0, 1.0))
             y = pyro.sample("y", y_prior.to_event(1))
@@ -246,7 +257,9 @@ class ScoreFunctionSiteProblem(CategoricalProblem):
         return dict(w_logits=_tensor(0.3), **super().parameters())
 
     def model(self, kind):
-        prior = RelaxedCategoricalConcreteStraightThrough(1.0, logits=self.prior_logits)
+        prior = RelaxedCategoricalConcreteStraightThrough(
+            1.0, logits=self.prior_logits, estimator="straight_through"
+        )
         with pyro.plate("replicates", self.num_replicates):
             z = pyro.sample("z", prior)
             w = pyro.sample("w", dist.Bernoulli(0.4))
@@ -433,13 +446,20 @@ def local_guide(subsample_size=None):
     def guide():
         logits = pyro.param("logits", torch.zeros(6, 3))
         with pyro.plate("data", 6, subsample_size=subsample_size) as index:
-            pyro.sample("z", RelaxedCategoricalConcreteStraightThrough(0.5, logits=logits[index]))
+            pyro.sample(
+                "z",
+                RelaxedCategoricalConcreteStraightThrough(
+                    0.5, logits=logits[index], estimator="straight_through"
+                ),
+            )
 
     return guide
 
 
 def uniform():
-    return RelaxedCategoricalConcreteStraightThrough(1.0, logits=torch.zeros(3))
+    return RelaxedCategoricalConcreteStraightThrough(
+        1.0, logits=torch.zeros(3), estimator="straight_through"
+    )
 
 
 @pytest.mark.parametrize("elbo_class", [TraceREBAR_ELBO, TraceRELAX_ELBO])
@@ -487,7 +507,9 @@ def test_model_distribution_without_linear_log_prob_is_an_error(prior, match):
 
 
 def test_zero_prior_probability_is_an_error():
-    prior = RelaxedCategoricalConcreteStraightThrough(1.0, probs=torch.tensor([0.5, 0.5, 0.0]))
+    prior = RelaxedCategoricalConcreteStraightThrough(
+        1.0, probs=torch.tensor([0.5, 0.5, 0.0]), estimator="straight_through"
+    )
     with pytest.raises(ValueError, match="not finite at relaxed values"):
         TraceREBAR_ELBO().loss_and_grads(mixture(prior), local_guide())
 
@@ -496,7 +518,12 @@ def test_zero_guide_probability_is_an_error():
     def guide():
         probs = torch.tensor([0.5, 0.5, 0.0]).requires_grad_()
         with pyro.plate("data", 6):
-            pyro.sample("z", RelaxedCategoricalConcreteStraightThrough(0.5, probs=probs))
+            pyro.sample(
+                "z",
+                RelaxedCategoricalConcreteStraightThrough(
+                    0.5, probs=probs, estimator="straight_through"
+                ),
+            )
 
     with pytest.raises(ValueError, match="needs finite logits at site 'z'"):
         TraceREBAR_ELBO().loss_and_grads(mixture(uniform()), guide)
@@ -504,13 +531,28 @@ def test_zero_guide_probability_is_an_error():
 
 def dependent_guides():
     def continuous_after_discrete():  # the semi-supervised M2 guide's shape
-        y = pyro.sample("y", RelaxedCategoricalConcreteStraightThrough(0.5, logits=torch.zeros(3)))
+        y = pyro.sample(
+            "y",
+            RelaxedCategoricalConcreteStraightThrough(
+                0.5, logits=torch.zeros(3), estimator="straight_through"
+            ),
+        )
         pyro.sample("w", dist.Normal(y @ pyro.param("w_locs", torch.zeros(3)), 1.0))
 
     def discrete_after_discrete():
-        y = pyro.sample("y", RelaxedCategoricalConcreteStraightThrough(0.5, logits=torch.zeros(3)))
+        y = pyro.sample(
+            "y",
+            RelaxedCategoricalConcreteStraightThrough(
+                0.5, logits=torch.zeros(3), estimator="straight_through"
+            ),
+        )
         logits = pyro.param("w_logits", torch.zeros(3)) + y
-        pyro.sample("w", RelaxedCategoricalConcreteStraightThrough(0.5, logits=logits))
+        pyro.sample(
+            "w",
+            RelaxedCategoricalConcreteStraightThrough(
+                0.5, logits=logits, estimator="straight_through"
+            ),
+        )
 
     return [continuous_after_discrete, discrete_after_discrete]
 
@@ -518,11 +560,21 @@ def dependent_guides():
 @pytest.mark.parametrize("guide", dependent_guides())
 def test_guide_depending_on_a_straight_through_value_is_an_error(guide):
     def model():
-        y = pyro.sample("y", RelaxedCategoricalConcreteStraightThrough(1.0, logits=torch.zeros(3)))
+        y = pyro.sample(
+            "y",
+            RelaxedCategoricalConcreteStraightThrough(
+                1.0, logits=torch.zeros(3), estimator="straight_through"
+            ),
+        )
         if guide.__name__ == "continuous_after_discrete":
             w = pyro.sample("w", dist.Normal(0.0, 1.0))
         else:
-            w = pyro.sample("w", RelaxedCategoricalConcreteStraightThrough(1.0, logits=y))
+            w = pyro.sample(
+                "w",
+                RelaxedCategoricalConcreteStraightThrough(
+                    1.0, logits=y, estimator="straight_through"
+                ),
+            )
             w = w.sum()
         pyro.sample("x", dist.Normal(w, 1.0), obs=torch.tensor(0.5))
 

@@ -41,7 +41,12 @@ def mixture_model(prior_class=None):
 
 def straight_through_guide(temperature=0.2):
     logits = pyro.param("logits", torch.zeros(4))
-    pyro.sample("z", dist.RelaxedCategoricalConcreteStraightThrough(temperature, logits=logits))
+    pyro.sample(
+        "z",
+        dist.RelaxedCategoricalConcreteStraightThrough(
+            temperature, logits=logits, estimator="straight_through"
+        ),
+    )
 
 
 def exact_log_joint():
@@ -220,7 +225,9 @@ def test_enumerating_a_straight_through_site_in_the_guide():
 
     def guide():
         q_logits = pyro.param("logits", logits)
-        q = dist.RelaxedCategoricalConcreteStraightThrough(0.5, logits=q_logits)
+        q = dist.RelaxedCategoricalConcreteStraightThrough(
+            0.5, logits=q_logits, estimator="straight_through"
+        )
         pyro.sample("z", q, infer={"enumerate": "parallel"})
 
     q = logits.softmax(-1)
@@ -250,3 +257,25 @@ def test_condition():
     prior = dist.RelaxedCategoricalConcrete(0.5, logits=torch.zeros(3))
     torch.testing.assert_close(site["log_prob"], prior.log_prob(value))
     assert torch.isfinite(site["log_prob"])
+
+
+def test_mean_field_loss_without_gradients():
+    """A straight-through guide's sample drawn under no_grad is still reparameterised."""
+
+    def model():
+        pyro.sample("z", dist.OneHotCategorical(logits=torch.zeros(3)))
+
+    def guide():
+        logits = torch.tensor([0.5, -1.0, 0.0])
+        pyro.sample(
+            "z",
+            dist.RelaxedCategoricalConcreteStraightThrough(
+                1.0, logits=logits, estimator="straight_through"
+            ),
+        )
+
+    with torch.no_grad():
+        loss = TraceMeanField_ELBO().loss(model, guide)
+    q = torch.tensor([0.5, -1.0, 0.0]).softmax(-1)
+    expected_kl = (q * (q.log() + math.log(3))).sum()
+    assert loss == pytest.approx(expected_kl.item())

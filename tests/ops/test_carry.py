@@ -133,7 +133,9 @@ def test_off_support_values_written_in_place_are_rejected():
 
 def test_stale_straight_through_sample_is_validated():
     """A pickled straight-through sample modified after loading fails validation."""
-    d = RelaxedCategoricalConcreteStraightThrough(0.5, logits=torch.randn(8, 4))
+    d = RelaxedCategoricalConcreteStraightThrough(
+        0.5, logits=torch.randn(8, 4), estimator="straight_through"
+    )
     revived = pickle.loads(pickle.dumps(d.sample()))
     revived.fill_(0.25)
     with pytest.raises(ValueError, match="support"):
