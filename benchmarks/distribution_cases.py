@@ -9,6 +9,7 @@ the loss) are built once, outside the timed calls; what each call includes is in
 and a 0-dim tensor temperature of 0.5 (torch's classes need a tensor).
 """
 
+import functools
 from typing import Callable, Dict, NamedTuple, Optional
 
 import torch
@@ -81,7 +82,12 @@ def cases(shape, dtype, device):
     ours = RelaxedCategoricalConcrete(temperature, logits=logits)
     theirs = RelaxedOneHotCategorical(temperature, logits=logits)
     ours_value, theirs_value = ours.rsample(), theirs.rsample()
-    ours_st = RelaxedCategoricalConcreteStraightThrough(temperature, logits=logits)
+    # Pyro's class and F.gumbel_softmax(hard=True) use the plain straight-through
+    # estimator; ours is compared with the same one (its default is ReinMax).
+    plain_straight_through = functools.partial(
+        RelaxedCategoricalConcreteStraightThrough, estimator="straight_through"
+    )
+    ours_st = plain_straight_through(temperature, logits=logits)
     pyro_st = RelaxedOneHotCategoricalStraightThrough(temperature, logits=logits)
 
     def backward(loss):
@@ -159,7 +165,7 @@ def cases(shape, dtype, device):
         ),
         Case(
             "ST fwd+bwd",
-            sample_loss(RelaxedCategoricalConcreteStraightThrough),
+            sample_loss(plain_straight_through),
             {
                 "Pyro": Anchor(sample_loss(RelaxedOneHotCategoricalStraightThrough), 1.0),
                 "F.gumbel_softmax": Anchor(

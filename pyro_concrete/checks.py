@@ -155,7 +155,12 @@ def broadcast_temperature(
     if temperature.dtype == torch.bool or temperature.is_complex():
         raise TypeError(f"temperature must be a real tensor, got dtype {temperature.dtype}.")
     try:
-        batch_shape = torch.broadcast_shapes(param_batch_shape, temperature.shape)
+        # torch.broadcast_shapes costs more than the rest of the constructor.
+        batch_shape = (
+            param_batch_shape
+            if temperature.dim() == 0
+            else torch.broadcast_shapes(param_batch_shape, temperature.shape)
+        )
     except RuntimeError:
         raise ValueError(
             f"temperature of shape {tuple(temperature.shape)} is not broadcastable with the "
