@@ -17,10 +17,12 @@ INSTALL_REQUIRE = ["numpy>=1.24.0", "pyro-ppl>=1.9.0", "torch>=2.13.0"]
 EXAMPLES_REQUIRE = ["matplotlib>=3.5", "scikit-learn>=1.0", "scipy>=1.7", "tqdm>=4.36"]
 # --dataset mnist in the examples; pick the torchvision that matches your torch.
 MNIST_REQUIRE = ["torchvision"]
-# pytest -n auto tests, and the tutorials through pytest --nbmake (a runner and a kernel).
+# pytest -n auto tests, and the tutorials through pytest --nbmake (a runner, a kernel and
+# the widgets that tqdm's progress bars use in notebooks).
 TEST_REQUIRE = EXAMPLES_REQUIRE + [
     "hypothesis>=6",
     "ipykernel>=6",
+    "ipywidgets>=8",
     "nbformat>=5",
     "nbmake>=1.5",
     "pytest>=7",

@@ -466,6 +466,8 @@ def _stall_after_the_first_epoch(config, report_file):
     with open(report_file + ".part", "w") as file:
         file.write(message)
     os.replace(report_file + ".part", report_file)
+    # Rank 1 is gone: leave as a failed run does, without the final barrier.
+    os._exit(0)
 
 
 def test_a_stalled_process_is_a_clear_error(tmp_path):
@@ -486,12 +488,16 @@ def test_process_groups_get_the_timeout(monkeypatch):
     calls = []
     monkeypatch.setattr(torch.distributed, "init_process_group", lambda *a, **k: calls.append(k))
     monkeypatch.setattr(torch.distributed, "destroy_process_group", lambda: None)
+    monkeypatch.setattr(torch.distributed, "barrier", lambda: calls.append("barrier"))
     monkeypatch.setenv("LOCAL_RANK", "0")
     ran = []
     distributed._spawned(0, ran.append, 1, "cpu", "/no/store", 7.5, ("ran",))
     distributed.init_from_environment("cpu", timeout=8)
     assert ran == ["ran"]
-    assert [call["timeout"] for call in calls] == [datetime.timedelta(seconds=t) for t in (7.5, 8)]
+    # The spawned process waits for the others before its group is destroyed.
+    assert calls[1] == "barrier"
+    timeouts = [call["timeout"] for call in calls if call != "barrier"]
+    assert timeouts == [datetime.timedelta(seconds=t) for t in (7.5, 8)]
     with pytest.raises(ValueError, match="timeout must be a positive number of seconds"):
         distributed.spawn(print, 2, timeout=0)
 

@@ -151,6 +151,7 @@ def _run_under_torchrun(config):
     distributed.init_from_environment(config.device, config.timeout)
     try:
         run(config)
+        distributed.finish()
     finally:
         torch.distributed.destroy_process_group()
 

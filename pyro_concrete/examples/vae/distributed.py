@@ -50,6 +50,7 @@ __all__ = [
     "all_reduce_sum",
     "context",
     "derive_seed",
+    "finish",
     "init_from_environment",
     "launched_by_torchrun",
     "resolve_device",
@@ -181,8 +182,20 @@ def _spawned(rank, fn, world_size, device, store, timeout, args):
     )
     try:
         fn(*args)
+        finish()
     finally:
         dist.destroy_process_group()
+
+
+def finish() -> None:
+    """
+    Waits until every process has finished its work. Called before the process group
+    is destroyed after a run that succeeded: a process that tears the group down while
+    another is still reporting (rank 0 writes the outputs) can abort in the backend's
+    threads ("terminate called without an active exception").
+    """
+    with stalls_are_errors():
+        dist.barrier()
 
 
 @contextlib.contextmanager
