@@ -10,6 +10,7 @@ names the argument, what was given and what is expected.
 """
 
 import math
+import sys
 import warnings
 from numbers import Integral, Real
 from typing import Sequence, Tuple, Union
@@ -78,26 +79,48 @@ def check_choice(name: str, value, choices: Sequence[str]):
 def check_estimator(estimator: str, rao_samples: int, temperature=None) -> None:
     """
     Checks a straight-through estimator's name and ``rao_samples``. ReinMax is
-    defined for temperatures of at least 1 and uses :math:`\\max(\\tau, 1)`: a
-    Python-number temperature below 1 gives a warning that says so.
+    defined for temperatures of at least 1 and uses :math:`\\max(\\tau, 1)`, and its
+    gradient does not reach the temperature: a Python-number temperature below 1
+    gives a warning, and a temperature tensor that requires grad is a ``ValueError``
+    (it would never be learnt).
     """
     check_choice("estimator", estimator, ESTIMATORS)
     check_integer("rao_samples", rao_samples, minimum=1)
-    if (
-        estimator == "reinmax"
-        and is_real_number(temperature)
-        and temperature < 1
-        # torch.compile cannot trace a warning; the same call warns in eager mode.
-        and not torch.compiler.is_compiling()
-    ):
-        warnings.warn(
-            f"estimator='reinmax' is defined for temperatures of at least 1 (Liu et al., "
-            f"2023); its gradient uses temperature max({temperature:g}, 1) = 1. The "
-            "forward samples do not depend on the temperature. For a temperature below 1, "
-            "pass estimator='straight_through' or 'gumbel_rao'.",
-            UserWarning,
-            stacklevel=3,
+    if estimator != "reinmax":
+        return
+    if isinstance(temperature, torch.Tensor) and temperature.requires_grad:
+        raise ValueError(
+            "estimator='reinmax' (the straight-through distributions' default) passes no "
+            "gradient to the temperature, which requires grad here and would never be "
+            "learnt. To learn it, pass estimator='straight_through' or 'gumbel_rao'; else "
+            "detach it."
         )
+    # torch.compile cannot trace a warning: under it, only eager runs warn.
+    if is_real_number(temperature) and temperature < 1 and not torch.compiler.is_compiling():
+        warnings.warn(
+            "estimator='reinmax' (the straight-through distributions' default) uses the "
+            "temperature max(temperature, 1) = 1 in its gradient (Liu et al., 2023), so a "
+            "temperature below 1 has no effect. For a temperature below 1, or a schedule "
+            "that goes below 1, pass estimator='straight_through' or 'gumbel_rao'.",
+            UserWarning,
+            stacklevel=_stacklevel_outside_libraries(),
+        )
+
+
+def _stacklevel_outside_libraries() -> int:
+    """
+    The ``stacklevel`` (for a warning issued by this function's caller) of the
+    first frame outside pyro_concrete, Pyro and torch: the user's line, past
+    Pyro's metaclass and torch's ``Module.__setattr__``.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
+        "pyro_concrete",
+        "pyro",
+        "torch",
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def check_value_tensor(value, method: str) -> None:

@@ -5,7 +5,9 @@ r"""
 Temperature schedules: plain callables ``step -> temperature``.
 
 A schedule is a pure function of the step, so a checkpoint need only record the
-step. Use it with any of the distributions::
+step. Use it with any of the distributions (with the straight-through ones, and
+``AutoConcrete``, choose ``estimator="straight_through"`` or ``"gumbel_rao"``: their
+default, ReinMax, uses :math:`\max(\tau, 1)`)::
 
     schedule = ExponentialDecay(initial=1.0, rate=3e-5, minimum=0.5, every=1000)
     for step in range(num_steps):

@@ -19,7 +19,7 @@ STRAIGHT_THROUGH = (
 # Modules that check every class at such temperatures for something other than the
 # gradient (validation, shapes, tracing) run the default estimator without that warning.
 ignore_reinmax_temperature_warning = pytest.mark.filterwarnings(
-    "ignore:estimator='reinmax' is defined for temperatures of at least 1:UserWarning"
+    "ignore:estimator='reinmax' \\(the straight-through distributions' default\\) uses:UserWarning"
 )
 
 

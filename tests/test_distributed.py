@@ -488,7 +488,10 @@ def test_process_groups_get_the_timeout(monkeypatch):
     calls = []
     monkeypatch.setattr(torch.distributed, "init_process_group", lambda *a, **k: calls.append(k))
     monkeypatch.setattr(torch.distributed, "destroy_process_group", lambda: None)
-    monkeypatch.setattr(torch.distributed, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(torch.distributed, "get_backend", lambda: "gloo")
+    monkeypatch.setattr(
+        torch.distributed, "barrier", lambda device_ids=None: calls.append("barrier")
+    )
     monkeypatch.setenv("LOCAL_RANK", "0")
     ran = []
     distributed._spawned(0, ran.append, 1, "cpu", "/no/store", 7.5, ("ran",))

@@ -4,6 +4,7 @@
 """Straight-through, Gumbel-Rao and ReinMax: forward laws, gradients, variances."""
 
 import math
+import warnings
 
 import pytest
 import scipy.stats
@@ -21,6 +22,7 @@ from pyro_concrete.estimators import (
     conditional_logistic_noise,
 )
 from pyro_concrete.examples import gradient_estimators
+from pyro_concrete.functional import gumbel_softmax
 
 P_VALUE = 1e-3
 
@@ -177,12 +179,36 @@ def test_reinmax_gradient_matches_formula(temperature):
     assert z.abs().max() < 4.5
 
 
-def test_reinmax_gets_no_temperature_gradient():
-    tau = torch.tensor(1.5, requires_grad=True)
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda tau, logits: RelaxedCategoricalConcreteStraightThrough(tau, logits=logits).rsample(),
+        lambda tau, logits: RelaxedBernoulliConcreteStraightThrough(tau, logits=logits).rsample(),
+        lambda tau, logits: gumbel_softmax(logits, tau, hard=True, estimator="reinmax"),
+    ],
+    ids=["categorical", "bernoulli", "functional"],
+)
+def test_reinmax_with_a_learnable_temperature_is_an_error(make):
+    # ReinMax's gradient never reaches the temperature: learning it would silently fail.
     logits = torch.randn(3, requires_grad=True)
-    x = RelaxedCategoricalConcreteStraightThrough(tau, logits=logits, estimator="reinmax").rsample()
-    grads = torch.autograd.grad((x * torch.randn(3)).sum(), [logits, tau], allow_unused=True)
-    assert grads[0] is not None and grads[1] is None
+    with pytest.raises(ValueError, match="passes no gradient to the temperature.*learn"):
+        make(torch.tensor(1.5, requires_grad=True), logits)
+    value = make(torch.tensor(1.5), logits)
+    (grad,) = torch.autograd.grad((value * torch.randn(3)).sum(), [logits])
+    assert grad.abs().sum() > 0
+
+
+def test_reinmax_warning_names_the_callers_line_once_per_loop():
+    # An annealing loop below 1 warns once (the default filter), at the user's line,
+    # not inside Pyro's metaclass.
+    logits = torch.zeros(3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        for temperature in (0.9, 0.8, 0.7):
+            RelaxedCategoricalConcreteStraightThrough(temperature, logits=logits)
+    assert len(caught) == 1
+    assert caught[0].filename == __file__
+    assert "pass estimator='straight_through' or 'gumbel_rao'" in str(caught[0].message)
 
 
 @pytest.mark.parametrize("estimator", ["gumbel_rao", "reinmax"])

@@ -175,7 +175,8 @@ class RelaxedBernoulliConcreteStraightThrough(StraightThroughMixin, _BernoulliCo
 
     :param temperature: temperature :math:`\tau > 0` of the relaxation that gives the
         gradient (default 1), a Python number or a tensor that broadcasts with the
-        batch shape.
+        batch shape. Gradients flow to it, except under ReinMax, the default (to
+        learn a temperature, or use one below 1, choose another estimator).
     :type temperature: float or torch.Tensor
     :param torch.Tensor probs: probabilities of 1, in ``[0, 1]``.
     :param torch.Tensor logits: log-odds.
@@ -191,6 +192,8 @@ class RelaxedBernoulliConcreteStraightThrough(StraightThroughMixin, _BernoulliCo
         with Gumbel-Softmax. ICLR.
     [2] Chris J. Maddison, Andriy Mnih, Yee Whye Teh (2017). The Concrete
         Distribution: A Continuous Relaxation of Discrete Random Variables. ICLR.
+    [3] Liyuan Liu, Chengyu Dong, Xiaodong Liu, Bin Yu, Jianfeng Gao (2023).
+        Bridging Discrete and Backpropagation: Straight-Through and Beyond. NeurIPS.
     """
 
     arg_constraints = _BernoulliConcrete.arg_constraints

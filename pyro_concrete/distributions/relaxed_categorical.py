@@ -317,7 +317,8 @@ class RelaxedCategoricalConcreteStraightThrough(StraightThroughMixin, _Categoric
 
     :param temperature: temperature :math:`\tau > 0` of the relaxation that gives
         the gradient (default 1), a Python number or a tensor that broadcasts with
-        the batch shape. Gradients flow to it, except under ReinMax.
+        the batch shape. Gradients flow to it, except under ReinMax, the default (to
+        learn a temperature, or use one below 1, choose another estimator).
     :type temperature: float or torch.Tensor
     :param torch.Tensor probs: category probabilities of shape ``(..., K)``,
         normalised along the last dimension.

@@ -170,7 +170,9 @@ class RelaxReparam(Reparam):
     :param bool straight_through: keep the discrete law (``True``) or relax it
         (``False``).
     :param str estimator: the straight-through gradient estimator, one of
-        ``"straight_through"``, ``"gumbel_rao"`` and ``"reinmax"``.
+        ``"straight_through"`` (default here, as the temperature is the caller's
+        choice), ``"gumbel_rao"`` and ``"reinmax"`` (the default of the
+        straight-through distributions and ``AutoConcrete``, for temperature 1).
     :param int rao_samples: conditional noise draws for ``"gumbel_rao"``.
     """
 

@@ -127,11 +127,12 @@ def arguments(draw):
     elif kind == "bad-shape":
         temperature = torch.full((batch_shape[-1] + 1,), temperature, dtype=temperature_dtype)
         invalid = "temperature"
-    if isinstance(temperature, torch.Tensor):
-        temperature.requires_grad_()
-    kwargs["temperature"] = temperature
     if dist_class in STRAIGHT_THROUGH:
         kwargs["estimator"] = draw(st.sampled_from(ESTIMATORS))
+    # ReinMax passes no gradient to the temperature: a learnable one is an error there.
+    if isinstance(temperature, torch.Tensor) and kwargs.get("estimator") != "reinmax":
+        temperature.requires_grad_()
+    kwargs["temperature"] = temperature
     seed = draw(st.integers(0, 2**31 - 1))
     return dist_class, kwargs, invalid, seed
 

@@ -103,8 +103,8 @@ def _inputs(dist_class, batch=4, num_categories=3):
     return temperature, logits
 
 
-def _make(dist_class, temperature, logits, validate_args):
-    return dist_class(temperature, logits=logits, validate_args=validate_args)
+def _make(dist_class, temperature, logits, validate_args, **kwargs):
+    return dist_class(temperature, logits=logits, validate_args=validate_args, **kwargs)
 
 
 @parametrize_classes(CLASSES)
@@ -161,15 +161,17 @@ def test_func_grad_in_temperature(dist_class):
     """torch.func.grad in the temperature, of log_prob and of a pathwise loss, equals autograd's."""
     temperature, logits = _inputs(dist_class)
     temperature = temperature[1]
-    value = _make(dist_class, temperature, logits, True).sample()
+    # ReinMax, the straight-through default, passes the temperature no gradient.
+    kwargs = {"estimator": "straight_through"} if dist_class in STRAIGHT_THROUGH else {}
+    value = _make(dist_class, temperature, logits, True, **kwargs).sample()
     weights = torch.randn(value.shape)
 
     def log_prob(temperature):
-        return _make(dist_class, temperature, logits, True).log_prob(value).sum()
+        return _make(dist_class, temperature, logits, True, **kwargs).log_prob(value).sum()
 
     def pathwise(temperature):
         torch.manual_seed(3)
-        return (_make(dist_class, temperature, logits, True).rsample() * weights).sum()
+        return (_make(dist_class, temperature, logits, True, **kwargs).rsample() * weights).sum()
 
     for loss in (log_prob, pathwise):
         leaf = temperature.clone().requires_grad_()

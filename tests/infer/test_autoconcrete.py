@@ -565,9 +565,14 @@ def test_temperature_of_the_wrong_type():
         AutoConcrete(small_model, temperature=torch.tensor(0.5))
 
 
-def test_reinmax_below_one_warns_and_uses_one():
-    with pytest.warns(UserWarning, match="reinmax.*max\\(0.5, 1\\) = 1"):
-        AutoConcrete(small_model, estimator="reinmax", temperature=0.5)
+def test_reinmax_below_one_warns_at_the_callers_line():
+    with pytest.warns(UserWarning, match="reinmax.*max\\(temperature, 1\\) = 1") as caught:
+        guide = AutoConcrete(small_model, temperature=0.5)
+    # Past torch's Module.__setattr__ and the guide's own code, to this file.
+    assert {record.filename for record in caught} == {__file__}
+    with pytest.warns(UserWarning, match="reinmax") as caught:
+        guide.temperature = 0.7
+    assert {record.filename for record in caught} == {__file__}
 
 
 def test_temperature_can_be_changed():

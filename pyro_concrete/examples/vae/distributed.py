@@ -194,8 +194,10 @@ def finish() -> None:
     another is still reporting (rank 0 writes the outputs) can abort in the backend's
     threads ("terminate called without an active exception").
     """
+    # NCCL needs this process's device; gloo has none to give.
+    device_ids = [torch.cuda.current_device()] if dist.get_backend() == "nccl" else None
     with stalls_are_errors():
-        dist.barrier()
+        dist.barrier(device_ids=device_ids)
 
 
 @contextlib.contextmanager
