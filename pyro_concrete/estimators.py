@@ -26,11 +26,15 @@ in every dtype -- and differ in the gradient they pass backward. One kernel,
 
       \nabla_\theta = 2 J(\pi_1)^\top g - \tfrac{1}{2} J(\pi)^\top g .
 
-  The temperature is ReinMax's hyperparameter: it receives no gradient, and the
-  paper requires :math:`\tau \ge 1`. ReinMax uses :math:`\max(\tau, 1)`, so a
+  The temperature is ReinMax's hyperparameter: it receives no gradient (a
+  temperature tensor that requires grad is a ``ValueError``), and the paper
+  requires :math:`\tau \ge 1`. ReinMax uses :math:`\max(\tau, 1)`, so a
   temperature annealed below 1 (a schedule shared with the other estimators)
   leaves ReinMax at 1 rather than stopping the run; a Python-number temperature
-  below 1 gives a warning that says so.
+  below 1 gives a warning that says so. ReinMax at temperature 1 is the default of
+  the straight-through distributions and of ``AutoConcrete``, chosen on a suite of
+  models (:doc:`/defaults`); :mod:`pyro_concrete.functional` keeps torch's
+  straight-through default.
 
 **References**
 
