@@ -44,6 +44,7 @@ tables and writes them to ``rebar_results.md``, with ``rebar_results.json`` and
 """
 
 import argparse
+import functools
 import itertools
 import json
 import math
@@ -68,6 +69,10 @@ from pyro_concrete import (
 from pyro_concrete.examples.data import load_dataset
 from pyro_concrete.infer import AutoConcrete, TraceREBAR_ELBO, TraceRELAX_ELBO
 
+# isort: split
+# The model suite beside this script.
+from suite import mixture
+
 ESTIMATORS = ("straight_through", "gumbel_rao", "reinmax", "score_function", "rebar", "relax")
 TEMPERATURES = {"straight_through": 0.5, "gumbel_rao": 0.5, "reinmax": 1.0}
 CONTROL_PREFIXES = ("rebar.", "relax.")
@@ -75,9 +80,6 @@ STRAIGHT_THROUGH = (
     RelaxedCategoricalConcreteStraightThrough,
     RelaxedBernoulliConcreteStraightThrough,
 )
-SYNTHETIC_LOCS = (-4.0, 0.0, 5.0)
-TUTORIAL_DATA = (0.0, 1.0, 10.0, 11.0, 12.0)
-TUTORIAL_LABELS = (0, 0, 1, 1, 1)
 
 
 # Estimators -------------------------------------------------------------------------
@@ -235,41 +237,19 @@ def controls():
 # Gaussian mixture -------------------------------------------------------------------
 
 
-def gmm_model(data, num_components):
-    """Pyro's tutorial model, the assignment one-hot (the straight-through class's law)."""
-    weights = pyro.sample("weights", dist.Dirichlet(0.5 * torch.ones(num_components)))
-    scale = pyro.sample("scale", dist.LogNormal(0.0, 2.0))
-    with pyro.plate("components", num_components):
-        locs = pyro.sample("locs", dist.Normal(0.0, 10.0))
-    with pyro.plate("data", len(data)):
-        assignment = pyro.sample(
-            "assignment",
-            RelaxedCategoricalConcreteStraightThrough(
-                1.0, probs=weights, estimator="straight_through"
-            ),
-        )
-        loc = (assignment * locs.unsqueeze(-2)).sum(-1)
-        pyro.sample("obs", dist.Normal(loc, scale), obs=data)
+#: Pyro's tutorial model, the assignment straight-through (the law of OneHotCategorical),
+#: so that REBAR's relaxed replay can score relaxed values.
+gmm_model = functools.partial(
+    mixture.model,
+    assignment_law=functools.partial(
+        RelaxedCategoricalConcreteStraightThrough, 1.0, estimator="straight_through"
+    ),
+)
 
 
 def gmm_problems(seed, quick):
-    generator = torch.Generator().manual_seed(seed)
-    size = 60 if quick else 300
-    labels = torch.randint(3, (size,), generator=generator)
-    data = torch.tensor(SYNTHETIC_LOCS)[labels] + torch.randn(size, generator=generator)
-    tutorial = torch.tensor(TUTORIAL_DATA), torch.tensor(TUTORIAL_LABELS)
-    cluster_means = torch.stack([tutorial[0][tutorial[1] == k].mean() for k in range(2)])
-    return {
-        "gmm tutorial (5 points)": (*tutorial, cluster_means),
-        f"gmm synthetic ({size} points)": (data, labels, torch.tensor(SYNTHETIC_LOCS)),
-    }
-
-
-def accuracy(assignments, labels, num_components):
-    return max(
-        (torch.tensor(relabel)[labels] == assignments).double().mean().item()
-        for relabel in itertools.permutations(range(num_components))
-    )
+    problems = [mixture.tutorial_problem(seed, quick), mixture.synthetic_problem(seed, quick)]
+    return {problem.name: (problem.data, problem.labels, problem.locs) for problem in problems}
 
 
 def gmm_scores(guide, data, labels, truth, num_particles):
@@ -280,7 +260,7 @@ def gmm_scores(guide, data, labels, truth, num_particles):
     means = median["locs"].sort().values
     return {
         "elbo": -elbo.loss(gmm_model, guide, *args),
-        "accuracy": accuracy(median["assignment"].argmax(-1), labels, len(truth)),
+        "accuracy": mixture.accuracy(median["assignment"].argmax(-1), labels, len(truth)),
         "means": means.tolist(),
         "mean_error": (means - truth).abs().max().item(),
     }
@@ -311,7 +291,7 @@ def gmm_enumeration(data, labels, truth, num_steps, num_particles):
     scores = {
         "seconds_per_step": seconds,
         "elbo (assignments summed out)": -enum.loss(config_enumerate(gmm_model), guide, *args),
-        "accuracy": accuracy(posterior.argmax(-1), labels, len(truth)),
+        "accuracy": mixture.accuracy(posterior.argmax(-1), labels, len(truth)),
         "means": means.tolist(),
         "mean_error": (means - truth).abs().max().item(),
     }

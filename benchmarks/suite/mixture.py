@@ -56,14 +56,17 @@ SYNTHETIC_SIZE = 300
 ELBOS = {"Trace_ELBO": Trace_ELBO, "TraceMeanField_ELBO": TraceMeanField_ELBO}
 
 
-def model(data, num_components):
-    """The tutorial's model with a one-hot assignment."""
+def model(data, num_components, assignment_law=dist.OneHotCategorical):
+    """
+    The tutorial's model with a one-hot assignment, ``assignment_law(weights)``
+    (``OneHotCategorical``, or a straight-through class of the same law).
+    """
     weights = pyro.sample("weights", dist.Dirichlet(0.5 * torch.ones(num_components)))
     scale = pyro.sample("scale", dist.LogNormal(0.0, 2.0))
     with pyro.plate("components", num_components):
         locs = pyro.sample("locs", dist.Normal(0.0, 10.0))
     with pyro.plate("data", len(data)):
-        assignment = pyro.sample("assignment", dist.OneHotCategorical(weights))
+        assignment = pyro.sample("assignment", assignment_law(weights))
         # assignment @ locs, broadcasting over vectorized particles and enumeration.
         loc = (assignment * locs.unsqueeze(-2)).sum(-1)
         pyro.sample("obs", dist.Normal(loc, scale), obs=data)

@@ -189,12 +189,11 @@ class AutoConcrete(AutoGuide):
         init_scale=0.1,
         create_plates=None,
     ):
-        check_estimator(estimator, rao_samples)
         init_loc_fn = functools.partial(_init_discrete_to_sample, fallback=init_loc_fn)
         super().__init__(InitMessenger(init_loc_fn)(model), create_plates=create_plates)
         self.estimator = estimator
         self.rao_samples = rao_samples
-        self.temperature = temperature
+        self.temperature = temperature  # checks the three
         self.normal = AutoNormal(
             poutine.block(model, hide_fn=_is_discrete_latent),
             init_loc_fn=init_loc_fn,

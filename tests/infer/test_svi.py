@@ -259,8 +259,9 @@ def test_condition():
     assert torch.isfinite(site["log_prob"])
 
 
-def test_mean_field_loss_without_gradients():
-    """A straight-through guide's sample drawn under no_grad is still reparameterised."""
+@pytest.mark.parametrize("no_gradients", [torch.no_grad, torch.inference_mode])
+def test_mean_field_loss_without_gradients(no_gradients):
+    """A straight-through guide's sample drawn without gradients is still reparameterised."""
 
     def model():
         pyro.sample("z", dist.OneHotCategorical(logits=torch.zeros(3)))
@@ -274,7 +275,7 @@ def test_mean_field_loss_without_gradients():
             ),
         )
 
-    with torch.no_grad():
+    with no_gradients():
         loss = TraceMeanField_ELBO().loss(model, guide)
     q = torch.tensor([0.5, -1.0, 0.0]).softmax(-1)
     expected_kl = (q * (q.log() + math.log(3))).sum()
